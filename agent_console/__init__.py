@@ -1,0 +1,1 @@
+"""The web app where people act: HTTP API, console pages and websocket push."""

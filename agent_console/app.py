@@ -1,0 +1,46 @@
+"""Builds the aiohttp application: API, pages, static assets, security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from agent_console import api, pages
+from agent_console.web import SERVICES, ConsoleServices, Handler, error_middleware
+
+HERE = Path(__file__).parent
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No framing, no sniffing, nothing loaded from outside (closed government networks)."""
+    resp = await handler(request)
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    )
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
+
+
+def make_app(svc: ConsoleServices, *, max_body_bytes: int = 1_048_576) -> web.Application:
+    """The web application over the given services."""
+    app = web.Application(
+        middlewares=[security_headers, error_middleware], client_max_size=max_body_bytes
+    )
+    app[SERVICES] = svc
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.add_routes(api.routes)
+    app.add_routes(pages.routes)
+    app.router.add_static("/static", HERE / "static", append_version=True)
+    return app

@@ -1,0 +1,20 @@
+// Console behaviour that needs no framework: confirm the 110 transfer without slowing it down.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !form.dataset.confirmed) {
+      // One Enter on the native dialog confirms; nothing to aim the mouse at.
+      if (!window.confirm(question)) { ev.preventDefault(); return; }
+      form.dataset.confirmed = "1";
+    }
+  });
+  document.addEventListener("keydown", function (ev) {
+    // F10 is the one-key 110 transfer wherever the button is on the page.
+    if (ev.key === "F10") {
+      var btn = document.querySelector(".action-110 button");
+      if (btn) { ev.preventDefault(); btn.click(); }
+    }
+  });
+})();

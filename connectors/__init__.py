@@ -1,0 +1,1 @@
+"""Connectors turn the outside world (calls, messages, letters) into contacts."""

@@ -1,0 +1,1 @@
+"""Composition root of the 12345 hotline: settings, CLI, bootstrap."""

@@ -1,0 +1,287 @@
+"""The `hotline` command: serve, demo, config, tickets, users and API keys."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from aiohttp import web
+
+from hotline.bootstrap import Center, build
+from hotline.demo import load_demo, load_standard_categories
+from hotline.settings import Settings, SettingsError, load_settings, masked
+from tickets.model import Role
+from tickets.privacy import Viewer
+from tickets.service import TicketError
+
+T = TypeVar("T")
+OPERATOR = Viewer("operator", Role.SUPERVISOR)
+
+
+def _settings(ctx: click.Context, **cli: Any) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config"), **cli)
+    except SettingsError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _run(settings: Settings, work: Callable[[Center], Awaitable[T]]) -> T:
+    """Run one operator task against the database, then close it."""
+
+    async def main() -> T:
+        center = build(settings)
+        await center.start()
+        try:
+            return await work(center)
+        finally:
+            await center.stop()
+
+    try:
+        return asyncio.run(main())
+    except TicketError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="HOTLINE_CONFIG",
+    help="TOML settings file (optional; env HOTLINE_CONFIG).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """Hotline 12345: one number and one inbox for every citizen request."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+_data_dir = click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Default ./hotline-data"
+)
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8080).")
+@_data_dir
+@click.option("--demo", is_flag=True, help="Load the demo city first (if the database is empty).")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, data_dir: Path | None, demo: bool
+) -> None:
+    """Run the center: web console, API and connectors, on SQLite by default."""
+    settings = _settings(ctx, host=host, port=port, data_dir=data_dir)
+    asyncio.run(_serve(settings, demo))
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    center = build(settings)
+    runner = web.AppRunner(center.app, handle_signals=False, access_log=None)
+    await runner.setup()  # runs the app's startup: migrations, reference data
+    try:
+        await _first_start(center, demo)
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        url = f"http://{settings.host}:{settings.port}/"
+        click.echo(
+            f"Hotline 12345 is serving on {url}  (database: {_db_label(settings)})", err=False
+        )
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _db_label(settings: Settings) -> str:
+    return (
+        "PostgreSQL" if settings.database_url else str(settings.data_dir.resolve() / "hotline.db")
+    )
+
+
+async def _first_start(center: Center, demo: bool) -> None:
+    await load_standard_categories(center.tickets)
+    if demo and not (await center.tickets.list(OPERATOR, limit=1))[1]:
+        click.echo("Loading the demo city (departments, users, 300 tickets)…")
+        made = await load_demo(center.tickets, center.accounts)
+        click.echo(
+            f"Demo loaded: {sum(made.values())} tickets; every demo user's password is hotline12345"
+        )
+        click.echo("  users: supervisor, agent01, chengguan, eco, chenghua, police110 (and more)")
+    if not await center.accounts.has_users():
+        password = secrets.token_urlsafe(12)
+        await center.accounts.add_user("admin", password, Role.ADMIN, display_name="管理员")
+        click.echo(f"First start: created user 'admin' with password {password}")
+        click.echo(
+            "  add staff: hotline user add NAME --role agent|supervisor|department|police|admin"
+        )
+
+
+@main.command()
+@_data_dir
+@click.option("--count", default=300, show_default=True, help="How many tickets.")
+@click.pass_context
+def demo(ctx: click.Context, data_dir: Path | None, count: int) -> None:
+    """Load the demo city into the database."""
+    settings = _settings(ctx, data_dir=data_dir)
+
+    async def work(c: Center) -> dict[str, int]:
+        await load_standard_categories(c.tickets)
+        return await load_demo(c.tickets, c.accounts, count=count)
+
+    made = _run(settings, work)
+    click.echo(f"Demo loaded: {json.dumps(made, ensure_ascii=False)}; demo password hotline12345")
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@_data_dir
+@click.pass_context
+def config_show(ctx: click.Context, data_dir: Path | None) -> None:
+    """Print the effective settings (secrets masked)."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    click.echo(json.dumps(masked(settings), indent=2, ensure_ascii=False))
+
+
+@main.group()
+def tickets() -> None:
+    """Look at tickets from the command line."""
+
+
+@tickets.command("list")
+@_data_dir
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--state", multiple=True, help="Only these states.")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def tickets_list(
+    ctx: click.Context, data_dir: Path | None, as_json: bool, state: tuple[str, ...], limit: int
+) -> None:
+    """Newest tickets first."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    items, total = _run(settings, lambda c: c.tickets.list(OPERATOR, states=state, limit=limit))
+    if as_json:
+        click.echo(json.dumps({"total": total, "items": items}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{total} tickets")
+    for i in items:
+        click.echo(f"{i['number']}  {i['state']:<16} {i['channel']:<8} {i['subject'][:40]}")
+
+
+@tickets.command("show")
+@click.argument("number")
+@_data_dir
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def tickets_show(ctx: click.Context, number: str, data_dir: Path | None, as_json: bool) -> None:
+    """One ticket with its timeline."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    t = _run(settings, lambda c: c.tickets.view(number, OPERATOR))
+    if as_json:
+        click.echo(json.dumps(t, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{t['number']}  {t['state']}  {t['channel']}  {t['category_name']}  {t['district_name']}"
+    )
+    click.echo(f"  {t['subject']}")
+    if t["lead_department"]:
+        click.echo(f"  lead: {t['lead_department_name']}  due: {t['due_at']}")
+    for e in t["timeline"]:
+        arrow = f"{e['from_state'] or '-'} -> {e['to_state']}"
+        click.echo(
+            f"  {e['at']}  {e['action']:<18} {arrow:<30} {e['actor']} ({e['role']}) {e['reason']}"
+        )
+
+
+@main.group()
+def user() -> None:
+    """Manage staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(
+        [r.value for r in (Role.AGENT, Role.SUPERVISOR, Role.DEPARTMENT, Role.POLICE, Role.ADMIN)]
+    ),
+    required=True,
+)
+@click.option("--department", help="Department code (department and police users).")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="HOTLINE_NEW_PASSWORD",
+)
+@_data_dir
+@click.pass_context
+def user_add(
+    ctx: click.Context,
+    username: str,
+    role: str,
+    department: str | None,
+    display_name: str,
+    password: str,
+    data_dir: Path | None,
+) -> None:
+    """Create an account."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    u = _run(
+        settings,
+        lambda c: c.accounts.add_user(
+            username, password, Role(role), department=department, display_name=display_name
+        ),
+    )
+    click.echo(f"created {u.username} ({u.role.value})")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="HOTLINE_NEW_PASSWORD",
+)
+@_data_dir
+@click.pass_context
+def user_passwd(ctx: click.Context, username: str, password: str, data_dir: Path | None) -> None:
+    """Set a new password."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    _run(settings, lambda c: c.accounts.set_password(username, password))
+    click.echo(f"password of {username} changed")
+
+
+@main.group()
+def apikey() -> None:
+    """Keys for other systems (provincial platform, SMS gateway, 110)."""
+
+
+@apikey.command("add")
+@click.argument("name")
+@_data_dir
+@click.pass_context
+def apikey_add(ctx: click.Context, name: str, data_dir: Path | None) -> None:
+    """Make a key; it is shown once."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    key = _run(settings, lambda c: c.accounts.add_api_key(name))
+    click.echo(key)

@@ -1,0 +1,143 @@
+"""Typed settings with working defaults: CLI > environment (HOTLINE_…) > TOML file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from tickets.policy import TicketRules
+
+
+class AsteriskSettings(BaseModel):
+    """The AMI connection; with no host the telephony connector stays off."""
+
+    host: str | None = None
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = "hotline"
+    secret: SecretStr = SecretStr("")
+
+
+class WechatSettings(BaseModel):
+    """The WeChat official account."""
+
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram bot."""
+
+    bot_token: SecretStr = SecretStr("")
+    webhook_secret: SecretStr = SecretStr("")
+
+
+class Settings(BaseSettings):
+    """Everything the center can be told; nothing is required."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path("./hotline-data")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    timezone: str = "Asia/Shanghai"
+    locale: str = Field("zh", pattern="^(zh|en)$")
+    secret_key: SecretStr | None = None
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    session_hours: float = Field(12, gt=0)
+    tickets: TicketRules = TicketRules()
+    asterisk: AsteriskSettings = AsteriskSettings()
+    wechat: WechatSettings = WechatSettings()
+    telegram: TelegramSettings = TelegramSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or the SQLite file in the data directory."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'hotline.db'}"
+
+
+class SettingsError(Exception):
+    """A bad configuration value, with a message an operator can act on."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from CLI overrides, HOTLINE_… variables, an optional TOML file and defaults."""
+    if config_file is not None and not config_file.is_file():
+        raise SettingsError(f"config file not found: {config_file}")
+
+    class _FromSources(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources = [init_settings, env_settings]
+            if config_file is not None:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            return tuple(sources)
+
+    try:
+        return _FromSources(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            env = "HOTLINE_" + "__".join(str(p).upper() for p in err["loc"])
+            lines.append(f"  {key} (env {env}): {err['msg']}; got {err.get('input')!r}")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets shown as ****."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+    if settings.database_url and "@" in settings.database_url:
+        scheme, _, rest = settings.database_url.partition("://")
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        data["database_url"] = f"{scheme}://{user}:****@{host}"
+    data["effective_database_url"] = data["database_url"] or settings.effective_database_url
+    out: dict[str, Any] = _mask(data)
+    return out
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    if isinstance(value, str) and value.startswith("*****"):
+        return "****"
+    return value

@@ -1,0 +1,1 @@
+"""Reads the record back as figures: rates, service index, rankings, briefings."""

@@ -1,0 +1,1 @@
+"""Decides who acts: agent presence and routing, department dispatch rules, 110 linkage."""

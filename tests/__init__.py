@@ -1,0 +1,1 @@
+"""Tests of Hotline 12345, mirroring the source tree."""

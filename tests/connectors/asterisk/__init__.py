@@ -1,0 +1,1 @@
+"""Tests of the Asterisk connector, driven by recorded AMI traces."""

@@ -1,0 +1,1 @@
+"""Protocol-faithful fakes of outside services, on loopback."""

@@ -1,0 +1,1 @@
+"""The unified work order: model, lifecycle, SLA clock, store and event bus."""

@@ -1,0 +1,52 @@
+"""Domain events: past-tense facts published on the bus only after their commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Base of every event; `at` is when the fact happened (UTC)."""
+
+    at: datetime
+
+    @property
+    def name(self) -> str:
+        """The event's type name, e.g. ``ContactAccepted``."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class ContactAccepted(DomainEvent):
+    """A contact was committed, either opening a ticket or joining one."""
+
+    ticket_id: int
+    ticket_number: str
+    contact_id: int
+    channel: str
+    created_ticket: bool
+
+
+@dataclass(frozen=True)
+class TicketChanged(DomainEvent):
+    """A lifecycle transition was committed."""
+
+    ticket_id: int
+    ticket_number: str
+    action: str
+    from_state: str | None
+    to_state: str
+    actor: str
+    role: str
+    departments: tuple[str, ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadlinesRecomputed(DomainEvent):
+    """Provisional deadlines were recomputed after the holiday table changed."""
+
+    ticket_ids: tuple[int, ...]

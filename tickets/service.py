@@ -1,0 +1,1040 @@
+"""The ticket service: accepts contacts, applies lifecycle actions, builds views.
+
+It is the only way into the store for people and connectors. Every write is one
+unit of work; events go on the bus only after it committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tickets.bus import EventBus
+from tickets.departments import DepartmentTree
+from tickets.events import ContactAccepted, DeadlinesRecomputed, DomainEvent, TicketChanged
+from tickets.forgery import code_matches, dispatch_code
+from tickets.lifecycle import Action, Facts, Request, RoleNotAllowed, allowed_actions, transition
+from tickets.model import (
+    TERMINAL_STATES,
+    AcceptResult,
+    CitizenIdentity,
+    Complexity,
+    InboundContact,
+    RatingLevel,
+    Role,
+    State,
+    TimelineEntry,
+    Urgency,
+)
+from tickets.policy import TicketRules
+from tickets.privacy import (
+    Viewer,
+    display_phone,
+    identity_visible,
+    masked_citizen,
+    normalize_phone,
+    ticket_numbers_in,
+)
+from tickets.sla import (
+    CalendarOverride,
+    Deadline,
+    WorkCalendar,
+    add_working_days_to,
+    bad_review_deadlines,
+    extend_for_pause,
+    hours_deadline,
+    working_days_deadline,
+)
+from tickets.store import Row, StaleTicket, Store, Tx
+
+Clock = Callable[[], datetime]
+
+OPEN_STATES = tuple(s.value for s in State if s not in TERMINAL_STATES)
+EDITABLE_STATES = {State.RECEIVED, State.PENDING_REVIEW, State.RETURNED, State.WITH_POLICE}
+EDITABLE_FIELDS = {
+    "category",
+    "district",
+    "urgency",
+    "complexity",
+    "subject",
+    "description",
+    "consent_publish",
+    "confidential",
+}
+
+
+class TicketError(Exception):
+    """A service-level refusal with a stable code for the API."""
+
+    code = "ticket_error"
+    status = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class TicketNotFound(TicketError):
+    """No ticket with that number (or not one the viewer may see)."""
+
+    code = "ticket_not_found"
+    status = 404
+
+
+class InvalidField(TicketError):
+    """A field value the service cannot use."""
+
+    code = "invalid_field"
+    status = 400
+
+
+class Conflict(TicketError):
+    """The ticket changed under the request; retry with fresh data."""
+
+    code = "conflict"
+    status = 409
+
+
+def system_clock() -> datetime:
+    """The wall clock in UTC (the shell's only source of time)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class TicketService:
+    """Use cases on tickets; SQL is in `Store`, rules in `lifecycle` and `sla`."""
+
+    store: Store
+    bus: EventBus
+    rules: TicketRules
+    forgery_key: bytes
+    clock: Clock = system_clock
+    timezone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        self.calendar = WorkCalendar(tz=self.timezone)
+        self.tree = DepartmentTree([])
+        self.category_rows: dict[str, Row] = {}
+
+    # -- reference data ----------------------------------------------------------------
+
+    async def load_reference(self) -> None:
+        """(Re)load departments, categories and the holiday override table."""
+        async with self.store.read() as tx:
+            self.tree = DepartmentTree(await tx.departments())
+            self.category_rows = {r["code"]: r for r in await tx.categories()}
+            overrides = await tx.calendar_overrides()
+        self.calendar = WorkCalendar(
+            [CalendarOverride(r["day"], r["is_workday"], r["name"]) for r in overrides],
+            tz=self.timezone,
+        )
+
+    def scope_of(self, department: str | None) -> frozenset[str]:
+        """The units a department user may see: their own and those below it."""
+        return self.tree.descendants(department) if department else frozenset()
+
+    # -- accept ------------------------------------------------------------------------
+
+    async def accept(self, contact: InboundContact) -> AcceptResult:
+        """Make the contact durable, once: a repeat (channel, external_id) changes nothing."""
+        if contact.received_at.tzinfo is None:
+            raise InvalidField("received_at must carry a time zone", field="received_at")
+        if contact.category and contact.category not in self.category_rows:
+            raise InvalidField(f"unknown category {contact.category}", field="category")
+        if contact.district and contact.district not in self.tree:
+            raise InvalidField(f"unknown district {contact.district}", field="district")
+        now = self.clock()
+        identity = replace(contact.citizen, phone=normalize_phone(contact.citizen.phone))
+        async with self.store.write() as tx:
+            contact_id = await tx.claim_contact(replace(contact, citizen=identity), now)
+            if contact_id is None:
+                existing = await tx.contact_by_external_id(
+                    contact.channel.value, contact.external_id
+                )
+                assert existing is not None and existing["ticket_id"] is not None
+                row = await tx.ticket(ticket_id=existing["ticket_id"])
+                assert row is not None
+                return AcceptResult(row["id"], row["number"], existing["id"], False, True)
+            citizen_id = await self._citizen_for(tx, identity, now)
+            target = await self._thread_target(tx, citizen_id, contact, now)
+            if target is not None:
+                await tx.link_contact(contact_id, target["id"], citizen_id)
+                await tx.touch_ticket(target["id"], now)
+                state = State(target["state"])
+                await tx.add_timeline(
+                    target["id"],
+                    TimelineEntry(
+                        at=now,
+                        actor=contact.channel.value,
+                        role=Role.SYSTEM,
+                        action="add_contact",
+                        from_state=state,
+                        to_state=state,
+                        payload={
+                            "contact_id": contact_id,
+                            "channel": contact.channel.value,
+                            "received_at": contact.received_at.isoformat(),
+                        },
+                    ),
+                )
+                result = AcceptResult(
+                    target["id"], target["number"], contact_id, False, False, joined_existing=True
+                )
+            else:
+                result = await self._open_ticket(tx, contact, contact_id, citizen_id, now)
+        await self._publish(
+            ContactAccepted(
+                at=now,
+                ticket_id=result.ticket_id,
+                ticket_number=result.ticket_number,
+                contact_id=result.contact_id,
+                channel=contact.channel.value,
+                created_ticket=result.created_ticket,
+            )
+        )
+        return result
+
+    async def _open_ticket(
+        self, tx: Tx, c: InboundContact, contact_id: int, citizen_id: int | None, now: datetime
+    ) -> AcceptResult:
+        day = self.calendar.local_date(now).strftime("%Y%m%d")
+        number = f"{day}-{await tx.next_ticket_sequence(day):06d}"
+        cat = self.category_rows.get(c.category or "")
+        urgent = bool(cat and cat["urgent"])
+        review = (
+            bool(cat and cat["review_required"]) or c.channel.value in self.rules.review_channels
+        )
+        text_line = c.text.strip().splitlines()[0] if c.text.strip() else ""
+        ticket_id = await tx.insert_ticket(
+            {
+                "number": number,
+                "state": State.RECEIVED.value,
+                "channel": c.channel.value,
+                "citizen_id": citizen_id,
+                "category": c.category,
+                "district": c.district,
+                "urgency": (Urgency.URGENT if urgent else Urgency.NORMAL).value,
+                "complexity": (cat["complexity"] if cat else Complexity.SIMPLE.value),
+                "subject": (c.subject or text_line)[:300],
+                "description": c.text,
+                "consent_publish": c.consent_publish,
+                "confidential": c.confidential,
+                "review_required": review,
+                "accepted_by": c.extra.get("agent"),
+                "created_at": now,
+                "updated_at": now,
+                "last_contact_at": now,
+            }
+        )
+        await tx.link_contact(contact_id, ticket_id, citizen_id)
+        await tx.add_timeline(
+            ticket_id,
+            TimelineEntry(
+                at=now,
+                actor=str(c.extra.get("agent") or c.channel.value),
+                role=Role.AGENT if c.extra.get("agent") else Role.SYSTEM,
+                action="accept",
+                from_state=None,
+                to_state=State.RECEIVED,
+                payload={
+                    "contact_id": contact_id,
+                    "channel": c.channel.value,
+                    "received_at": c.received_at.isoformat(),
+                },
+            ),
+        )
+        return AcceptResult(ticket_id, number, contact_id, True, False)
+
+    async def _citizen_for(self, tx: Tx, who: CitizenIdentity, now: datetime) -> int | None:
+        keys = who.keys()
+        if not keys:
+            return None
+        found = await tx.find_citizen(keys)
+        if found is None:
+            values: dict[str, Any] = dict(keys)
+            values.update(name=who.name, created_at=now)
+            return await tx.insert_citizen(values)
+        # Learn identities we did not know yet, unless another citizen already holds them.
+        updates: dict[str, Any] = {}
+        for kind, value in keys:
+            if not found.get(kind) and not await tx.citizen_key_taken(kind, value):
+                updates[kind] = value
+        if who.name and not found.get("name"):
+            updates["name"] = who.name
+        await tx.update_citizen(found["id"], updates)
+        return int(found["id"])
+
+    async def _thread_target(
+        self, tx: Tx, citizen_id: int | None, c: InboundContact, now: datetime
+    ) -> Row | None:
+        """The open ticket this contact continues, if any.
+
+        Same matter means: the citizen quoted the ticket's number; or, within the
+        threading window, the same category; or, with no category given, a ticket of
+        theirs that nobody has worked on yet (still `received`).
+        """
+        if citizen_id is None:
+            return None
+        since = now - timedelta(hours=self.rules.threading_window_hours)
+        quoted = set(ticket_numbers_in(c.text))
+        if quoted:
+            for number in quoted:
+                row = await tx.ticket(number=number)
+                if row and row["citizen_id"] == citizen_id and row["state"] in OPEN_STATES:
+                    return row
+        candidates = await tx.open_ticket_of_citizen(citizen_id, since, OPEN_STATES)
+        for row in candidates:
+            if c.category and row["category"] == c.category:
+                return row
+            if not c.category and row["state"] == State.RECEIVED.value:
+                return row
+        return None
+
+    # -- lifecycle actions -------------------------------------------------------------
+
+    async def act(
+        self,
+        number: str,
+        viewer: Viewer,
+        action: Action,
+        *,
+        reason: str = "",
+        payload: dict[str, Any] | None = None,
+    ) -> Row:
+        """Apply one lifecycle action for `viewer`; returns the ticket as they now see it."""
+        now = self.clock()
+        payload = dict(payload or {})
+        req = Request(action, viewer.username, viewer.role, now, reason.strip(), payload)
+        for _attempt in range(3):
+            try:
+                async with self.store.write() as tx:
+                    row = await self._visible_row(tx, number, viewer)
+                    facts = await self._facts(tx, row, viewer)
+                    new_state, entry = transition(State(row["state"]), req, facts)
+                    changes, extra = await self._effects(tx, row, req, new_state, now)
+                    entry = replace(entry, payload={**entry.payload, **extra})
+                    await tx.update_ticket(
+                        row["id"],
+                        row["version"],
+                        {"state": new_state.value, "updated_at": now, **changes},
+                    )
+                    await tx.add_timeline(row["id"], entry)
+                    departments = tuple(
+                        d["department"] for d in await tx.ticket_departments(row["id"])
+                    )
+                break
+            except StaleTicket:
+                continue
+        else:
+            raise Conflict("the ticket is being changed by someone else; try again")
+        await self._publish(
+            TicketChanged(
+                at=now,
+                ticket_id=row["id"],
+                ticket_number=number,
+                action=action.value,
+                from_state=row["state"],
+                to_state=new_state.value,
+                actor=viewer.username,
+                role=viewer.role.value,
+                departments=departments,
+                payload=entry.payload,
+            )
+        )
+        return await self.view(number, viewer)
+
+    async def _facts(self, tx: Tx, row: Row, viewer: Viewer) -> Facts:
+        in_chain = True
+        if viewer.role is Role.DEPARTMENT:
+            lead = row["lead_department"]
+            in_chain = bool(lead and lead in viewer.scope)
+        return Facts(
+            review_required=bool(row["review_required"]),
+            extension_pending=row["extension_pending_days"] is not None,
+            acting_department_in_chain=in_chain,
+            satisfied_levels=frozenset(self.rules.satisfied_levels),
+        )
+
+    def _deadline_row(self, row: Row) -> Deadline | None:
+        if row["due_at"] is None:
+            return None
+        return Deadline(
+            due=row["due_at"],
+            warn_at=row["warn_at"] or row["due_at"],
+            provisional=bool(row["deadline_provisional"]),
+            start=row["dispatched_at"],
+            warn_share=self.rules.warn_share,
+        )
+
+    def _deadlines(self, row: Row, start: datetime) -> tuple[Deadline, Deadline]:
+        """Sign and handling deadlines for an order dispatched at `start`."""
+        r, cal = self.rules, self.calendar
+        if row["urgency"] == Urgency.URGENT.value:
+            sign = hours_deadline(cal, start, r.urgent_sign_hours, r.warn_share)
+            due = hours_deadline(cal, start, r.urgent_hours, r.warn_share)
+        else:
+            days = (
+                r.complex_working_days
+                if row["complexity"] == Complexity.COMPLEX.value
+                else r.simple_working_days
+            )
+            sign = working_days_deadline(cal, start, r.sign_working_days, r.warn_share)
+            due = working_days_deadline(cal, start, days, r.warn_share)
+        return sign, due
+
+    def _department(self, code: Any, field: str) -> str:
+        if not isinstance(code, str) or code not in self.tree:
+            raise InvalidField(f"unknown department {code!r}", field=field)
+        return code
+
+    async def _dispatch_to(
+        self,
+        tx: Tx,
+        row: Row,
+        lead: str,
+        co: Sequence[str],
+        by: str,
+        now: datetime,
+        from_department: str | None = None,
+        keep_due: bool = False,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        hop = await tx.next_hop(row["id"])
+        sign, due = self._deadlines(row, now)
+        codes = {}
+        for dept, kind in [(lead, "lead"), *((d, "co") for d in co if d != lead)]:
+            code = dispatch_code(self.forgery_key, row["number"], hop, dept)
+            codes[dept] = code
+            await tx.add_dispatch(
+                {
+                    "ticket_id": row["id"],
+                    "hop": hop,
+                    "department": dept,
+                    "from_department": from_department,
+                    "kind": kind,
+                    "dispatched_at": now,
+                    "dispatched_by": by,
+                    "sign_due_at": sign.due,
+                    "code": code,
+                }
+            )
+        if from_department is not None:
+            existing = [
+                d["department"] for d in await tx.ticket_departments(row["id"]) if d["role"] == "co"
+            ]
+            co = existing
+        await tx.set_ticket_departments(row["id"], lead, co)
+        changes: dict[str, Any] = {"lead_department": lead, "sign_due_at": sign.due}
+        if not (keep_due and row["due_at"]):
+            changes.update(
+                dispatched_at=now,
+                due_at=due.due,
+                warn_at=due.warn_at,
+                deadline_provisional=due.provisional or sign.provisional,
+            )
+        extra = {
+            "hop": hop,
+            "department": lead,
+            "co_departments": [d for d in co if d != lead],
+            "codes": codes,
+            "sign_due_at": sign.due.isoformat(),
+            "due_at": (changes.get("due_at") or row["due_at"]).isoformat(),
+        }
+        return changes, extra
+
+    async def _effects(
+        self, tx: Tx, row: Row, req: Request, new_state: State, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What an allowed action writes besides the state: hops, deadlines, ratings."""
+        a, p = req.action, req.payload
+        if a in (Action.DISPATCH, Action.APPROVE, Action.REDISPATCH):
+            lead = self._department(p.get("department"), "department")
+            co_raw = p.get("co_departments") or []
+            if not isinstance(co_raw, list):
+                raise InvalidField("co_departments must be a list", field="co_departments")
+            co = [self._department(d, "co_departments") for d in co_raw]
+            return await self._dispatch_to(tx, row, lead, co, req.actor, now)
+        if a is Action.REJECT_RETURN:
+            lead = row["lead_department"]
+            return await self._dispatch_to(tx, row, lead, [], req.actor, now, keep_due=True)
+        if a is Action.PASS_ON:
+            target = self._department(p.get("department"), "department")
+            acting = row["lead_department"]
+            if not self.tree.is_below(target, acting):
+                raise InvalidField(
+                    "an order can only be passed on to one's own sub-units", field="department"
+                )
+            return await self._dispatch_to(
+                tx, row, target, [], req.actor, now, from_department=acting, keep_due=True
+            )
+        if a is Action.SIGN:
+            d = await tx.open_dispatch(row["id"], row["lead_department"])
+            if d:
+                await tx.update_dispatch(d["id"], {"signed_at": now})
+            return {}, {"hop": d["hop"] if d else None}
+        if a is Action.RETURN:
+            code = str(p.get("reason_code") or "other")
+            if code not in self.rules.return_reasons:
+                raise InvalidField(f"unknown return reason {code!r}", field="reason_code")
+            d = await tx.open_dispatch(row["id"], row["lead_department"])
+            if d:
+                await tx.update_dispatch(d["id"], {"returned_at": now, "return_reason": code})
+            return {}, {"reason_code": code, "department": row["lead_department"]}
+        if a is Action.ACCEPT_RETURN:
+            await tx.set_ticket_departments(row["id"], None, [])
+            return {"lead_department": None, "sign_due_at": None}, {}
+        if a is Action.REQUEST_EXTENSION:
+            paused = now if self.rules.pause_clock_while_extension_pending else None
+            return {"extension_pending_days": p["days"], "extension_paused_at": paused}, {}
+        if a in (Action.APPROVE_EXTENSION, Action.DENY_EXTENSION):
+            deadline = self._deadline_row(row)
+            changes: dict[str, Any] = {"extension_pending_days": None, "extension_paused_at": None}
+            if deadline is not None:
+                if row["extension_paused_at"] is not None:
+                    deadline = extend_for_pause(
+                        self.calendar, deadline, row["extension_paused_at"], now
+                    )
+                if a is Action.APPROVE_EXTENSION:
+                    deadline = add_working_days_to(
+                        self.calendar, deadline, int(row["extension_pending_days"])
+                    )
+                changes.update(
+                    due_at=deadline.due,
+                    warn_at=deadline.warn_at,
+                    deadline_provisional=deadline.provisional,
+                )
+            ext_extra: dict[str, Any] = {"days": row["extension_pending_days"]}
+            if deadline is not None:
+                ext_extra["due_at"] = deadline.due.isoformat()
+            return changes, ext_extra
+        if a is Action.SUBMIT_RESULT:
+            return {"result_text": str(p["result"]).strip(), "result_at": now}, {}
+        if a is Action.RESOLVE_ON_SPOT:
+            answer = str(p.get("result") or p.get("answer") or "").strip()
+            if not answer:
+                raise InvalidField("the answer given to the citizen is required", field="result")
+            return {"result_text": answer, "result_at": now, "informed_at": now}, {}
+        if a is Action.INFORM_CITIZEN:
+            return {"informed_at": now}, {}
+        if a is Action.RECORD_RATING:
+            level = RatingLevel(p["rating"])
+            await tx.add_rating(
+                {
+                    "ticket_id": row["id"],
+                    "level": level.value,
+                    "score": level.score,
+                    "department": row["lead_department"],
+                    "source": str(p.get("source") or req.role.value),
+                    "actor": req.actor,
+                    "rated_at": now,
+                }
+            )
+            changes = {"rating": level.value, "rated_at": now}
+            extra: dict[str, Any] = {"score": level.score}
+            if new_state is State.CLOSED:
+                changes["closed_at"] = now
+            else:
+                steps = bad_review_deadlines(self.calendar, now)
+                extra["bad_review_deadlines"] = {k: v.due.isoformat() for k, v in steps.items()}
+            return changes, extra
+        if a in (Action.CLOSE_NO_ANSWER, Action.POLICE_CLOSE):
+            return {"closed_at": now}, {}
+        if a is Action.TRANSFER_110:
+            police = p.get("department") or next(
+                (d.code for d in self.tree.of_kind("police")), None
+            )
+            if police is None:
+                raise InvalidField("no police unit is configured", field="department")
+            police = self._department(police, "department")
+            hop = await tx.next_hop(row["id"])
+            await tx.add_dispatch(
+                {
+                    "ticket_id": row["id"],
+                    "hop": hop,
+                    "department": police,
+                    "kind": "lead",
+                    "dispatched_at": now,
+                    "dispatched_by": req.actor,
+                    "code": dispatch_code(self.forgery_key, row["number"], hop, police),
+                }
+            )
+            await tx.set_ticket_departments(row["id"], police, [])
+            return {"lead_department": police}, {"department": police, "hop": hop}
+        if a is Action.POLICE_HAND_BACK:
+            await tx.set_ticket_departments(row["id"], None, [])
+            return {"lead_department": None}, {"department": row["lead_department"]}
+        if a is Action.MERGE:
+            return await self._merge_into(tx, row, str(p["into"]), req, now)
+        if a is Action.REOPEN:
+            return {"closed_at": None}, {}
+        return {}, {}
+
+    async def _merge_into(
+        self, tx: Tx, row: Row, into: str, req: Request, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        target = await tx.ticket(number=into)
+        if target is None or target["id"] == row["id"]:
+            raise InvalidField(f"no other ticket {into}", field="into")
+        if target["state"] not in OPEN_STATES:
+            raise InvalidField(f"ticket {into} is no longer open", field="into")
+        moved = [c["id"] for c in await tx.contacts_of(row["id"])]
+        await tx.move_contacts(moved, target["id"])
+        await tx.copy_timeline(row["id"], target["id"], row["number"])
+        state = State(target["state"])
+        await tx.add_timeline(
+            target["id"],
+            TimelineEntry(
+                at=now,
+                actor=req.actor,
+                role=req.role,
+                action="merge_in",
+                from_state=state,
+                to_state=state,
+                reason=req.reason,
+                payload={"from": row["number"], "contacts": moved},
+            ),
+        )
+        await tx.touch_ticket(target["id"], now)
+        return {"merged_into": target["id"]}, {"into": into, "contacts": moved}
+
+    async def split(
+        self, number: str, viewer: Viewer, contact_ids: Sequence[int], reason: str
+    ) -> Row:
+        """Move some contacts of a ticket into a new ticket of their own (both timelines say so)."""
+        if viewer.role not in (Role.AGENT, Role.SUPERVISOR):
+            raise _refuse(viewer.role, "split")
+        now = self.clock()
+        async with self.store.write() as tx:
+            row = await self._visible_row(tx, number, viewer)
+            if State(row["state"]) in TERMINAL_STATES:
+                raise Conflict("a closed ticket cannot be split")
+            own = await tx.contacts_of(row["id"])
+            own_ids = {c["id"] for c in own}
+            chosen = [int(c) for c in contact_ids]
+            if not chosen or not set(chosen) <= own_ids or set(chosen) == own_ids:
+                raise InvalidField(
+                    "choose some, but not all, of this ticket's contacts", field="contact_ids"
+                )
+            first = next(c for c in own if c["id"] == chosen[0])
+            day = self.calendar.local_date(now).strftime("%Y%m%d")
+            new_number = f"{day}-{await tx.next_ticket_sequence(day):06d}"
+            new_id = await tx.insert_ticket(
+                {
+                    "number": new_number,
+                    "state": State.RECEIVED.value,
+                    "channel": first["channel"],
+                    "citizen_id": row["citizen_id"],
+                    "subject": (first["text"].strip().splitlines() or [""])[0][:300],
+                    "description": "\n\n".join(c["text"] for c in own if c["id"] in chosen),
+                    "confidential": row["confidential"],
+                    "consent_publish": row["consent_publish"],
+                    "accepted_by": viewer.username,
+                    "split_from": row["id"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "last_contact_at": now,
+                }
+            )
+            await tx.move_contacts(chosen, new_id)
+            for tid, action, state, other in (
+                (new_id, "split_in", State.RECEIVED, number),
+                (row["id"], "split_out", State(row["state"]), new_number),
+            ):
+                await tx.add_timeline(
+                    tid,
+                    TimelineEntry(
+                        at=now,
+                        actor=viewer.username,
+                        role=viewer.role,
+                        action=action,
+                        from_state=None if action == "split_in" else state,
+                        to_state=state,
+                        reason=reason,
+                        payload={"other": other, "contacts": chosen},
+                    ),
+                )
+            await tx.touch_ticket(row["id"], now)
+        await self._publish(
+            ContactAccepted(
+                at=now,
+                ticket_id=new_id,
+                ticket_number=new_number,
+                contact_id=chosen[0],
+                channel=first["channel"],
+                created_ticket=True,
+            )
+        )
+        return await self.view(new_number, viewer)
+
+    async def update_fields(self, number: str, viewer: Viewer, fields: dict[str, Any]) -> Row:
+        """The agent's ticket form: category, district, urgency, description, …"""
+        if viewer.role not in (Role.AGENT, Role.SUPERVISOR):
+            raise _refuse(viewer.role, "edit")
+        unknown = set(fields) - EDITABLE_FIELDS
+        if unknown:
+            raise InvalidField(
+                f"field {sorted(unknown)[0]} cannot be edited", field=sorted(unknown)[0]
+            )
+        clean = self._clean_fields(fields)
+        now = self.clock()
+        async with self.store.write() as tx:
+            row = await self._visible_row(tx, number, viewer)
+            state = State(row["state"])
+            if state not in EDITABLE_STATES:
+                raise Conflict(f"a ticket that is {state.value} can no longer be edited")
+            if "category" in clean and clean["category"]:
+                cat = self.category_rows[clean["category"]]
+                clean.setdefault("complexity", cat["complexity"])
+                if cat["urgent"]:
+                    clean.setdefault("urgency", Urgency.URGENT.value)
+                clean["review_required"] = bool(cat["review_required"]) or bool(
+                    row["review_required"]
+                )
+            changed = {k: v for k, v in clean.items() if row.get(k) != v}
+            if changed:
+                await tx.update_ticket(row["id"], row["version"], {**changed, "updated_at": now})
+                await tx.add_timeline(
+                    row["id"],
+                    TimelineEntry(
+                        at=now,
+                        actor=viewer.username,
+                        role=viewer.role,
+                        action="edit",
+                        from_state=state,
+                        to_state=state,
+                        payload={"changed": {k: _jsonable(v) for k, v in changed.items()}},
+                    ),
+                )
+        return await self.view(number, viewer)
+
+    def _clean_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in fields.items():
+            if k == "category":
+                if v is not None and v not in self.category_rows:
+                    raise InvalidField(f"unknown category {v!r}", field=k)
+            elif k == "district":
+                if v is not None and v not in self.tree:
+                    raise InvalidField(f"unknown district {v!r}", field=k)
+            elif k == "urgency":
+                if v not in {u.value for u in Urgency}:
+                    raise InvalidField("urgency must be normal or urgent", field=k)
+            elif k == "complexity":
+                if v not in {c.value for c in Complexity}:
+                    raise InvalidField("complexity must be simple or complex", field=k)
+            elif k in ("consent_publish", "confidential"):
+                if not isinstance(v, bool):
+                    raise InvalidField(f"{k} must be true or false", field=k)
+            elif not isinstance(v, str) or len(v) > (300 if k == "subject" else 20000):
+                raise InvalidField(f"{k} must be text of reasonable length", field=k)
+            out[k] = v
+        return out
+
+    # -- holidays ----------------------------------------------------------------------
+
+    async def set_calendar_override(
+        self, viewer: Viewer, day: Any, is_workday: bool, name: str
+    ) -> list[str]:
+        """Enter one day of the official holiday notice; recompute provisional deadlines.
+
+        Returns the numbers of the tickets whose deadlines changed.
+        """
+        if viewer.role not in (Role.ADMIN, Role.SUPERVISOR):
+            raise _refuse(viewer.role, "calendar")
+        now = self.clock()
+        async with self.store.write() as tx:
+            await tx.upsert_calendar_override(day, is_workday, name, now)
+        await self.load_reference()
+        return await self.recompute_provisional(viewer)
+
+    async def recompute_provisional(self, viewer: Viewer) -> list[str]:
+        """Recompute deadlines set on a guessed calendar; each change goes on the timeline."""
+        now = self.clock()
+        changed: list[tuple[int, str]] = []
+        async with self.store.write() as tx:
+            for row in await tx.tickets_with_provisional_deadlines(OPEN_STATES):
+                if row["dispatched_at"] is None:
+                    continue
+                sign, due = self._deadlines(row, row["dispatched_at"])
+                if due.due == row["due_at"] and due.provisional:
+                    continue
+                await tx.update_ticket(
+                    row["id"],
+                    row["version"],
+                    {
+                        "due_at": due.due,
+                        "warn_at": due.warn_at,
+                        "deadline_provisional": due.provisional,
+                    },
+                )
+                state = State(row["state"])
+                await tx.add_timeline(
+                    row["id"],
+                    TimelineEntry(
+                        at=now,
+                        actor=viewer.username,
+                        role=Role.SYSTEM,
+                        action="deadline_recomputed",
+                        from_state=state,
+                        to_state=state,
+                        reason="official holiday notice entered",
+                        payload={
+                            "old_due_at": row["due_at"].isoformat(),
+                            "due_at": due.due.isoformat(),
+                            "provisional": due.provisional,
+                        },
+                    ),
+                )
+                changed.append((row["id"], row["number"]))
+        if changed:
+            await self._publish(
+                DeadlinesRecomputed(at=now, ticket_ids=tuple(i for i, _ in changed))
+            )
+        return [n for _, n in changed]
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def _visible_row(self, tx: Tx, number: str, viewer: Viewer) -> Row:
+        row = await tx.ticket(number=number)
+        if row is None or not await self._may_see(tx, row, viewer):
+            raise TicketNotFound(f"no ticket {number}", number=number)
+        return row
+
+    async def _may_see(self, tx: Tx, row: Row, viewer: Viewer) -> bool:
+        if viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+            return True
+        if viewer.role in (Role.DEPARTMENT, Role.POLICE):
+            return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))
+        return False
+
+    async def view(self, number: str, viewer: Viewer, *, locale: str = "zh") -> Row:
+        """The whole ticket as `viewer` may see it: masked identity, timeline, hops."""
+        async with self.store.read() as tx:
+            row = await self._visible_row(tx, number, viewer)
+            tl = await tx.timeline_of(row["id"])
+            hops = await tx.dispatches_of(row["id"])
+            contact_rows = await tx.contacts_of(row["id"])
+            depts = await tx.ticket_departments(row["id"])
+            rating_rows = await tx.ratings_of(row["id"])
+            citizen = await tx.get_citizen(row["citizen_id"]) if row["citizen_id"] else None
+        handlers = frozenset(e["actor"] for e in tl) | {row["accepted_by"] or ""}
+        visible = identity_visible(
+            viewer, confidential=bool(row["confidential"]), handlers=handlers
+        )
+        return self._render(
+            row, viewer, tl, hops, contact_rows, depts, rating_rows, citizen, visible, locale
+        )
+
+    def _render(
+        self,
+        row: Row,
+        viewer: Viewer,
+        tl: list[Row],
+        hops: list[Row],
+        contact_rows: list[Row],
+        depts: list[Row],
+        rating_rows: list[Row],
+        citizen: Row | None,
+        visible: bool,
+        locale: str,
+    ) -> Row:
+        person: dict[str, Any] | None = None
+        if citizen is not None:
+            person = {
+                k: citizen.get(k)
+                for k in ("name", "phone", "wechat_openid", "telegram_id", "email")
+            }
+            person["phone"] = display_phone(person["phone"])
+            person = {**person, "masked": False} if visible else masked_citizen(person)
+        data: Row = {
+            k: _jsonable(row[k])
+            for k in (
+                "number",
+                "state",
+                "channel",
+                "category",
+                "district",
+                "urgency",
+                "complexity",
+                "subject",
+                "description",
+                "lead_department",
+                "consent_publish",
+                "confidential",
+                "review_required",
+                "extension_pending_days",
+                "accepted_by",
+                "created_at",
+                "updated_at",
+                "dispatched_at",
+                "sign_due_at",
+                "due_at",
+                "warn_at",
+                "deadline_provisional",
+                "result_text",
+                "result_at",
+                "informed_at",
+                "rating",
+                "rated_at",
+                "closed_at",
+            )
+        }
+        data["category_name"] = self.category_name(row["category"], locale)
+        data["district_name"] = self.tree.name(row["district"], locale)
+        data["lead_department_name"] = self.tree.name(row["lead_department"], locale)
+        data["co_departments"] = [d["department"] for d in depts if d["role"] == "co"]
+        data["citizen"] = person
+        data["contacts"] = [
+            {
+                "id": c["id"],
+                "channel": c["channel"],
+                "external_id": c["external_id"] if visible else None,
+                "text": c["text"],
+                "attachments": c["attachments"],
+                "location": c["location"],
+                "received_at": _jsonable(c["received_at"]),
+            }
+            for c in contact_rows
+        ]
+        data["timeline"] = [
+            {
+                k: _jsonable(e[k])
+                for k in (
+                    "at",
+                    "actor",
+                    "role",
+                    "action",
+                    "from_state",
+                    "to_state",
+                    "reason",
+                    "payload",
+                )
+            }
+            for e in tl
+        ]
+        show_codes = viewer.role is not Role.CITIZEN
+        data["dispatches"] = [
+            {
+                "hop": h["hop"],
+                "department": h["department"],
+                "department_name": self.tree.name(h["department"], locale),
+                "from_department": h["from_department"],
+                "kind": h["kind"],
+                "dispatched_at": _jsonable(h["dispatched_at"]),
+                "sign_due_at": _jsonable(h["sign_due_at"]),
+                "signed_at": _jsonable(h["signed_at"]),
+                "returned_at": _jsonable(h["returned_at"]),
+                "return_reason": h["return_reason"],
+                "code": h["code"] if show_codes else None,
+            }
+            for h in hops
+        ]
+        data["ratings"] = [
+            {"level": r["level"], "score": r["score"], "rated_at": _jsonable(r["rated_at"])}
+            for r in rating_rows
+        ]
+        data["actions"] = [a.value for a in allowed_actions(State(row["state"]), viewer.role)]
+        return data
+
+    def category_name(self, code: str | None, locale: str = "zh") -> str:
+        """A category's display name (the code if unknown)."""
+        if not code:
+            return ""
+        cat = self.category_rows.get(code)
+        if cat is None:
+            return code
+        return str(cat["name_en"] if locale == "en" and cat["name_en"] else cat["name_zh"])
+
+    async def list(
+        self,
+        viewer: Viewer,
+        *,
+        states: Sequence[str] = (),
+        channel: str | None = None,
+        category: str | None = None,
+        district: str | None = None,
+        search: str | None = None,
+        overdue: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+        locale: str = "zh",
+    ) -> tuple[list[Row], int]:
+        """Ticket summaries the viewer may see, newest first, with the total count."""
+        for s in states:
+            if s not in {x.value for x in State}:
+                raise InvalidField(f"unknown state {s!r}", field="state")
+        scope: Sequence[str] | None = None
+        if viewer.role in (Role.DEPARTMENT, Role.POLICE):
+            scope = sorted(viewer.scope)
+        elif viewer.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+            return [], 0
+        async with self.store.read() as tx:
+            rows, total = await tx.list_tickets(
+                states=states,
+                department_scope=scope,
+                channel=channel,
+                category=category,
+                district=district,
+                search=search,
+                overdue_at=self.clock() if overdue else None,
+                limit=max(1, min(limit, 500)),
+                offset=max(0, offset),
+            )
+        summaries = [
+            {
+                **{
+                    k: _jsonable(r[k])
+                    for k in (
+                        "number",
+                        "state",
+                        "channel",
+                        "category",
+                        "district",
+                        "urgency",
+                        "subject",
+                        "lead_department",
+                        "created_at",
+                        "due_at",
+                        "sign_due_at",
+                        "deadline_provisional",
+                        "rating",
+                        "confidential",
+                    )
+                },
+                "category_name": self.category_name(r["category"], locale),
+                "district_name": self.tree.name(r["district"], locale),
+                "lead_department_name": self.tree.name(r["lead_department"], locale),
+            }
+            for r in rows
+        ]
+        return summaries, total
+
+    async def verify_code(self, number: str, code: str, locale: str = "zh") -> Row | None:
+        """Check a dispatch sheet's anti-forgery code; public, so no personal data."""
+        async with self.store.read() as tx:
+            hop = await tx.dispatch_by_code(number.strip(), code.strip().upper())
+        if hop is None or not code_matches(
+            self.forgery_key, hop["number"], hop["hop"], hop["department"], code
+        ):
+            return None
+        return {
+            "number": hop["number"],
+            "hop": hop["hop"],
+            "department": hop["department"],
+            "department_name": self.tree.name(hop["department"], locale),
+            "dispatched_at": _jsonable(hop["dispatched_at"]),
+        }
+
+    async def _publish(self, event: DomainEvent) -> None:
+        await self.bus.publish(event)
+
+
+def _refuse(role: Role, what: str) -> RoleNotAllowed:
+    return RoleNotAllowed(f"role {role.value} may not {what}", role=role.value, action=what)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

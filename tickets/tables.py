@@ -1,0 +1,277 @@
+"""The database schema (SQLAlchemy Core); Alembic migrations are generated from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False, server_default=""),
+    Column("parent_code", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("kind", String(16), nullable=False),  # city / district / street / police / hotline
+    Column("phone", String(32), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("parent_code", String(64), ForeignKey("categories.code"), nullable=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False, server_default=""),
+    Column("complexity", String(16), nullable=False, server_default="simple"),
+    Column("urgent", Boolean, nullable=False, server_default="0"),
+    Column("review_required", Boolean, nullable=False, server_default="0"),
+    Column("sort", Integer, nullable=False, server_default="0"),
+)
+
+citizens = Table(
+    "citizens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=True),
+    Column("phone", String(32), nullable=True, unique=True),
+    Column("wechat_openid", String(128), nullable=True, unique=True),
+    Column("telegram_id", String(64), nullable=True, unique=True),
+    Column("email", String(254), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+ticket_numbers = Table(
+    "ticket_numbers",
+    metadata,
+    Column("day", String(8), primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(20), nullable=False, unique=True),
+    Column("state", String(24), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("citizen_id", Integer, ForeignKey("citizens.id"), nullable=True),
+    Column("category", String(64), ForeignKey("categories.code"), nullable=True),
+    Column("district", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("urgency", String(16), nullable=False, server_default="normal"),
+    Column("complexity", String(16), nullable=False, server_default="simple"),
+    Column("subject", String(300), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("lead_department", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("consent_publish", Boolean, nullable=False, server_default="0"),
+    Column("confidential", Boolean, nullable=False, server_default="0"),
+    Column("review_required", Boolean, nullable=False, server_default="0"),
+    Column("extension_pending_days", Integer, nullable=True),
+    Column("extension_paused_at", UTCDateTime, nullable=True),
+    Column("accepted_by", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_contact_at", UTCDateTime, nullable=False),
+    Column("dispatched_at", UTCDateTime, nullable=True),
+    Column("sign_due_at", UTCDateTime, nullable=True),
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("warn_at", UTCDateTime, nullable=True),
+    Column("deadline_provisional", Boolean, nullable=False, server_default="0"),
+    Column("result_text", Text, nullable=True),
+    Column("result_at", UTCDateTime, nullable=True),
+    Column("informed_at", UTCDateTime, nullable=True),
+    Column("rating", String(24), nullable=True),
+    Column("rated_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("merged_into", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("split_from", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Index("ix_tickets_state_created", "state", "created_at"),
+    Index("ix_tickets_citizen_state", "citizen_id", "state"),
+    Index("ix_tickets_lead_state", "lead_department", "state"),
+    Index("ix_tickets_created", "created_at"),
+)
+
+ticket_departments = Table(
+    "ticket_departments",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), primary_key=True),
+    Column("department", String(64), ForeignKey("departments.code"), primary_key=True),
+    Column("role", String(8), nullable=False),  # lead / co
+    Index("ix_ticket_departments_department", "department"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("citizen_id", Integer, ForeignKey("citizens.id"), nullable=True),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("identity", JSON, nullable=False),
+    Column("attachments", JSON, nullable=False),
+    Column("location", JSON, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("accepted_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "external_id", name="uq_contacts_channel_external_id"),
+    Index("ix_contacts_ticket", "ticket_id"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(24), nullable=True),
+    Column("to_state", String(24), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("payload", JSON, nullable=False),
+    Index("ix_timeline_ticket", "ticket_id", "id"),
+    Index("ix_timeline_action_at", "action", "at"),
+)
+
+dispatches = Table(
+    "dispatches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("hop", Integer, nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("from_department", String(64), nullable=True),
+    Column("kind", String(8), nullable=False),  # lead / co
+    Column("dispatched_at", UTCDateTime, nullable=False),
+    Column("dispatched_by", String(64), nullable=False),
+    Column("sign_due_at", UTCDateTime, nullable=True),
+    Column("signed_at", UTCDateTime, nullable=True),
+    Column("returned_at", UTCDateTime, nullable=True),
+    Column("return_reason", String(64), nullable=True),
+    Column("code", String(32), nullable=False),
+    UniqueConstraint("ticket_id", "hop", "department", name="uq_dispatches_hop"),
+    Index("ix_dispatches_department", "department", "dispatched_at"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("level", String(24), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("department", String(64), nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("rated_at", UTCDateTime, nullable=False),
+    Index("ix_ratings_ticket", "ticket_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(100), nullable=False, server_default=""),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("locale", String(8), nullable=False, server_default="zh"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("username", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("detail", JSON, nullable=False),
+)
+
+calendar_overrides = Table(
+    "calendar_overrides",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_workday", Boolean, nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
