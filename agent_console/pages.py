@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -38,7 +38,11 @@ def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
     def local(value: str | None, fmt: str = "%m-%d %H:%M") -> str:
         if not value:
             return ""
-        return datetime.fromisoformat(value).astimezone(tz).strftime(fmt)
+        at = datetime.fromisoformat(value).astimezone(tz)
+        if at.hour == at.minute == at.second == 0 and "%H" in fmt:
+            # Deadlines end at 24:00 of a working day; say so instead of "00:00 the day after".
+            return (at - timedelta(days=1)).strftime(fmt.replace("%H:%M", "24:00").replace(":%S", ""))
+        return at.strftime(fmt)
 
     def overdue(value: str | None) -> bool:
         return bool(value) and datetime.fromisoformat(str(value)) < svc.tickets.clock()

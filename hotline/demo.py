@@ -277,7 +277,7 @@ DEPARTMENTS: list[dict[str, Any]] = [
 LEADS = {
     "consult.social_insurance": "hrss",
     "consult.school": "education",
-    "consult.household": "police",
+    "consult.household": "jinniu",
     "complaint.noise": "chengguan",
     "complaint.street_vendor": "chengguan",
     "complaint.taxi": "transport",
