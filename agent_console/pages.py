@@ -41,7 +41,8 @@ def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
         at = datetime.fromisoformat(value).astimezone(tz)
         if at.hour == at.minute == at.second == 0 and "%H" in fmt:
             # Deadlines end at 24:00 of a working day; say so instead of "00:00 the day after".
-            return (at - timedelta(days=1)).strftime(fmt.replace("%H:%M", "24:00").replace(":%S", ""))
+            day_before = at - timedelta(days=1)
+            return day_before.strftime(fmt.replace("%H:%M", "24:00").replace(":%S", ""))
         return at.strftime(fmt)
 
     def overdue(value: str | None) -> bool:

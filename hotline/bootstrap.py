@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from argon2 import PasswordHasher
 
 from agent_console.app import make_app
 from agent_console.web import ConsoleServices
@@ -61,6 +62,7 @@ def build(
     clock: Clock = system_clock,
     store: Store | None = None,
     bus: EventBus | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> Center:
     """Wire a center from settings; tests pass their own clock, store or bus."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ def build(
         clock=clock,
         timezone=settings.timezone,
     )
-    accounts = AccountService(store, tickets, settings.session_hours, clock)
+    accounts = AccountService(store, tickets, settings.session_hours, clock, hasher)
     app = make_app(
         ConsoleServices(store=store, tickets=tickets, accounts=accounts),
         max_body_bytes=settings.max_body_bytes,

@@ -73,12 +73,13 @@ class AccountService:
         tickets: TicketService,
         session_hours: float = 12,
         clock: Clock = system_clock,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.store = store
         self.tickets = tickets
         self.session_hours = session_hours
         self.clock = clock
-        self.hasher = PasswordHasher()
+        self.hasher = hasher or PasswordHasher()
 
     async def add_user(
         self,

@@ -69,9 +69,7 @@ class Rule:
     needs_reason: bool = False
 
 
-def _r(
-    source: State, action: Action, target: State, *roles: Role, reason: bool = False
-) -> Rule:
+def _r(source: State, action: Action, target: State, *roles: Role, reason: bool = False) -> Rule:
     return Rule(source, action, target, frozenset(roles), reason)
 
 

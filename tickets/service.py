@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tickets.bus import EventBus
@@ -499,6 +499,9 @@ class TicketService:
                     deadline = add_working_days_to(
                         self.calendar, deadline, int(row["extension_pending_days"])
                     )
+                    changes["extension_days_granted"] = row["extension_days_granted"] + int(
+                        row["extension_pending_days"]
+                    )
                 changes.update(
                     due_at=deadline.due,
                     warn_at=deadline.warn_at,
@@ -734,7 +737,7 @@ class TicketService:
     # -- holidays ----------------------------------------------------------------------
 
     async def set_calendar_override(
-        self, viewer: Viewer, day: Any, is_workday: bool, name: str
+        self, viewer: Viewer, day: date, is_workday: bool, name: str
     ) -> list[str]:
         """Enter one day of the official holiday notice; recompute provisional deadlines.
 
@@ -746,18 +749,24 @@ class TicketService:
         async with self.store.write() as tx:
             await tx.upsert_calendar_override(day, is_workday, name, now)
         await self.load_reference()
-        return await self.recompute_provisional(viewer)
+        return await self.recompute_deadlines(viewer, day)
 
-    async def recompute_provisional(self, viewer: Viewer) -> list[str]:
-        """Recompute deadlines set on a guessed calendar; each change goes on the timeline."""
+    async def recompute_deadlines(self, viewer: Viewer, day: date) -> list[str]:
+        """Recompute deadlines that were guessed or that run over `day`, whose status changed.
+
+        Each change goes on the ticket's timeline. Approved extensions are kept.
+        """
         now = self.clock()
         changed: list[tuple[int, str]] = []
+        start, end = self.calendar.start_of_day(day), self.calendar.end_of_day(day)
         async with self.store.write() as tx:
-            for row in await tx.tickets_with_provisional_deadlines(OPEN_STATES):
-                if row["dispatched_at"] is None:
-                    continue
-                sign, due = self._deadlines(row, row["dispatched_at"])
-                if due.due == row["due_at"] and due.provisional:
+            for row in await tx.tickets_with_running_deadlines(OPEN_STATES, start, end):
+                if row["urgency"] == Urgency.URGENT.value:
+                    continue  # hour deadlines run on the wall clock, holidays or not
+                _, due = self._deadlines(row, row["dispatched_at"])
+                if row["extension_days_granted"]:
+                    due = add_working_days_to(self.calendar, due, row["extension_days_granted"])
+                if due.due == row["due_at"] and due.provisional == row["deadline_provisional"]:
                     continue
                 await tx.update_ticket(
                     row["id"],

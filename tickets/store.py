@@ -278,9 +278,17 @@ class Tx:
         )
         return _rows((await self.conn.execute(q)).mappings()), total
 
-    async def tickets_with_provisional_deadlines(self, open_states: Sequence[str]) -> list[Row]:
+    async def tickets_with_running_deadlines(
+        self, open_states: Sequence[str], day_start: datetime, day_end: datetime
+    ) -> list[Row]:
+        """Open tickets whose deadline is provisional or whose clock runs over the given day."""
         q = select(tickets).where(
-            tickets.c.deadline_provisional.is_(True), tickets.c.state.in_(open_states)
+            tickets.c.state.in_(open_states),
+            tickets.c.dispatched_at.is_not(None),
+            or_(
+                tickets.c.deadline_provisional.is_(True),
+                and_(tickets.c.dispatched_at < day_end, tickets.c.due_at >= day_start),
+            ),
         )
         return _rows((await self.conn.execute(q)).mappings())
 

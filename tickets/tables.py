@@ -118,6 +118,7 @@ tickets = Table(
     Column("review_required", Boolean, nullable=False, server_default="0"),
     Column("extension_pending_days", Integer, nullable=True),
     Column("extension_paused_at", UTCDateTime, nullable=True),
+    Column("extension_days_granted", Integer, nullable=False, server_default="0"),
     Column("accepted_by", String(64), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

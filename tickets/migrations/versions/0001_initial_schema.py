@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 01:47:23.069743
+Create Date: 2026-11-23 02:00:39.541994
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def upgrade() -> None:
     sa.Column('review_required', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('extension_pending_days', sa.Integer(), nullable=True),
     sa.Column('extension_paused_at', tickets.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('extension_days_granted', sa.Integer(), server_default='0', nullable=False),
     sa.Column('accepted_by', sa.String(length=64), nullable=True),
     sa.Column('created_at', tickets.tables.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', tickets.tables.UTCDateTime(timezone=True), nullable=False),

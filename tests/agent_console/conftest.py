@@ -1,0 +1,108 @@
+"""A running center on a temporary SQLite file, with demo reference data and staff."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
+
+from hotline.bootstrap import Center, build
+from hotline.demo import load_reference_data
+from hotline.settings import load_settings
+from tickets.model import Role
+
+PASSWORD = "correct horse 12345"
+STAFF: list[tuple[str, Role, str | None]] = [
+    ("agent", Role.AGENT, None),
+    ("agent2", Role.AGENT, None),
+    ("sup", Role.SUPERVISOR, None),
+    ("admin", Role.ADMIN, None),
+    ("cg", Role.DEPARTMENT, "chengguan"),
+    ("cg_jinniu", Role.DEPARTMENT, "chengguan.jinniu"),
+    ("eco", Role.DEPARTMENT, "eco"),
+    ("police", Role.POLICE, "police"),
+]
+
+
+class StepClock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest_asyncio.fixture
+async def center(tmp_path: Path) -> AsyncIterator[Center]:
+    settings = load_settings(data_dir=tmp_path / "data", max_body_bytes=64 * 1024)
+    # Cheap argon2 parameters: the tests check the flow, not the hash's cost.
+    c = build(settings, clock=StepClock(), hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    await c.start()
+    await load_reference_data(c.tickets)
+    for username, role, dept in STAFF:
+        await c.accounts.add_user(username, PASSWORD, role, department=dept)
+    yield c
+    await c.stop()
+
+
+class Api:
+    """A signed-in JSON client for one user."""
+
+    def __init__(self, client: TestClient[Any, Any], csrf: str) -> None:
+        self.client = client
+        self.csrf = csrf
+
+    async def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        resp = await self.client.request(
+            method, path, json=body, headers={"X-CSRF-Token": self.csrf}
+        )
+        data = await resp.json()
+        assert resp.status == status, (resp.status, data)
+        return data
+
+
+@pytest_asyncio.fixture
+async def server(center: Center) -> AsyncIterator[TestServer]:
+    # The center is already started; the test server only serves its routes.
+    center.app.cleanup_ctx.clear()
+    srv = TestServer(center.app, host="127.0.0.1")
+    await srv.start_server()
+    yield srv
+    await srv.close()
+
+
+@pytest_asyncio.fixture
+async def login(server: TestServer) -> AsyncIterator[Any]:
+    clients: list[TestClient[Any, Any]] = []
+
+    async def _login(username: str) -> Api:
+        client: TestClient[Any, Any] = TestClient(server)
+        await client.start_server()
+        clients.append(client)
+        resp = await client.post(
+            "/api/v1/session", json={"username": username, "password": PASSWORD}
+        )
+        assert resp.status == 200, await resp.text()
+        return Api(client, (await resp.json())["csrf_token"])
+
+    yield _login
+    for c in clients:
+        await c.close()
+
+
+@pytest_asyncio.fixture
+async def anon(server: TestServer) -> AsyncIterator[TestClient[Any, Any]]:
+    client: TestClient[Any, Any] = TestClient(server)
+    await client.start_server()
+    yield client
+    await client.close()
