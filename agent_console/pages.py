@@ -54,6 +54,7 @@ def _ctx(request: web.Request, **extra: Any) -> dict[str, Any]:
         "local": local,
         "overdue": overdue,
         "path": request.path,
+        "dept_name": svc.tickets.tree.name,
         **extra,
     }
 
@@ -311,7 +312,6 @@ async def ticket_detail(request: web.Request) -> web.Response:
             csrf_token=session.csrf_token,
             t=ticket,
             flash=request.query.get("flash"),
-            dept_name=tree.name,
             dispatch_targets=dispatch_targets,
             sub_units=sub_units,
             ratings=[r.value for r in RatingLevel],
