@@ -105,7 +105,7 @@ class CitizenIdentity:
     telegram_id: str | None = None
     email: str | None = None
 
-    def keys(self) -> list[tuple[str, str]]:
+    def identity_keys(self) -> list[tuple[str, str]]:
         """The (kind, value) pairs that identify this citizen, strongest first."""
         pairs = [
             ("phone", self.phone),

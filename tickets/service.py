@@ -6,6 +6,7 @@ unit of work; events go on the bus only after it committed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -50,6 +51,8 @@ from tickets.sla import (
 from tickets.store import Row, StaleTicket, Store, Tx
 
 Clock = Callable[[], datetime]
+MAX_INTAKE_BATCH = 64
+_ID_KINDS = ("phone", "wechat_openid", "telegram_id", "email")
 
 OPEN_STATES = tuple(s.value for s in State if s not in TERMINAL_STATES)
 EDITABLE_STATES = {State.RECEIVED, State.PENDING_REVIEW, State.RETURNED, State.WITH_POLICE}
@@ -97,6 +100,70 @@ class Conflict(TicketError):
     status = 409
 
 
+class _CarefulPath(Exception):
+    """This batch needs the one-by-one path."""
+
+
+def _pick_thread(candidates: Sequence[Row], category: str | None) -> Row | None:
+    """Same matter: the same category; or, with none given, a ticket nobody worked on yet."""
+    for row in candidates:
+        if category and row["category"] == category:
+            return row
+        if not category and row["state"] == State.RECEIVED.value:
+            return row
+    return None
+
+
+def _contact_values(
+    c: InboundContact, ticket_id: int, citizen_id: int | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "channel": c.channel.value,
+        "external_id": c.external_id,
+        "ticket_id": ticket_id,
+        "citizen_id": citizen_id,
+        "text": c.text,
+        "identity": {k: v for k, v in vars(c.citizen).items() if v},
+        "attachments": [vars(a) for a in c.attachments],
+        "location": vars(c.location) if c.location else None,
+        "received_at": c.received_at,
+        "accepted_at": now,
+    }
+
+
+def _contact_payload(c: InboundContact, contact_id: int) -> dict[str, Any]:
+    return {
+        "contact_id": contact_id,
+        "channel": c.channel.value,
+        "received_at": c.received_at.isoformat(),
+    }
+
+
+def _accept_entry(c: InboundContact, contact_id: int, now: datetime) -> TimelineEntry:
+    agent = c.extra.get("agent")
+    return TimelineEntry(
+        at=now,
+        actor=str(agent or c.channel.value),
+        role=Role.AGENT if agent else Role.SYSTEM,
+        action="accept",
+        from_state=None,
+        to_state=State.RECEIVED,
+        payload=_contact_payload(c, contact_id),
+    )
+
+
+def _join_entry(c: InboundContact, contact_id: int, state: State, now: datetime) -> TimelineEntry:
+    return TimelineEntry(
+        at=now,
+        actor=c.channel.value,
+        role=Role.SYSTEM,
+        action="add_contact",
+        from_state=state,
+        to_state=state,
+        payload=_contact_payload(c, contact_id),
+    )
+
+
 def system_clock() -> datetime:
     """The wall clock in UTC (the shell's only source of time)."""
     return datetime.now(UTC)
@@ -114,6 +181,8 @@ class TicketService:
     timezone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
+        self._intake: list[tuple[InboundContact, asyncio.Future[AcceptResult]]] = []
+        self._drainer: asyncio.Task[None] | None = None
         self.calendar = WorkCalendar(tz=self.timezone)
         self.tree = DepartmentTree([])
         self.category_rows: dict[str, Row] = {}
@@ -138,17 +207,68 @@ class TicketService:
     # -- accept ------------------------------------------------------------------------
 
     async def accept(self, contact: InboundContact) -> AcceptResult:
-        """Make the contact durable, once: a repeat (channel, external_id) changes nothing."""
+        """Make the contact durable, once: a repeat (channel, external_id) changes nothing.
+
+        Contacts arriving together are committed together (group commit): the first
+        caller's task drains the queue in batches, each one transaction, and every caller
+        gets its own result once its batch is on disk.
+        """
         if contact.received_at.tzinfo is None:
             raise InvalidField("received_at must carry a time zone", field="received_at")
         if contact.category and contact.category not in self.category_rows:
             raise InvalidField(f"unknown category {contact.category}", field="category")
         if contact.district and contact.district not in self.tree:
             raise InvalidField(f"unknown district {contact.district}", field="district")
-        now = self.clock()
         identity = replace(contact.citizen, phone=normalize_phone(contact.citizen.phone))
+        future: asyncio.Future[AcceptResult] = asyncio.get_running_loop().create_future()
+        self._intake.append((replace(contact, citizen=identity), future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain_intake())
+        # Shielded: a caller that gives up does not take the batch down with it.
+        return await asyncio.shield(future)
+
+    async def _drain_intake(self) -> None:
+        while self._intake:
+            batch = self._intake[:MAX_INTAKE_BATCH]
+            del self._intake[:MAX_INTAKE_BATCH]
+            contacts = [c for c, _ in batch]
+            outcomes: list[AcceptResult | Exception]
+            try:
+                outcomes = list(await self._accept_batch(contacts))
+            except Exception:
+                # Something in the batch needs the careful path (or failed): one by one,
+                # so one bad contact never costs the others their acceptance.
+                outcomes = []
+                for c in contacts:
+                    try:
+                        outcomes.append(await self._accept_single(c))
+                    except Exception as exc:
+                        outcomes.append(exc)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            for c, outcome in zip(contacts, outcomes, strict=True):
+                if isinstance(outcome, AcceptResult) and not outcome.duplicate:
+                    await self._publish(
+                        ContactAccepted(
+                            at=self.clock(),
+                            ticket_id=outcome.ticket_id,
+                            ticket_number=outcome.ticket_number,
+                            contact_id=outcome.contact_id,
+                            channel=c.channel.value,
+                            created_ticket=outcome.created_ticket,
+                        )
+                    )
+
+    async def _accept_single(self, contact: InboundContact) -> AcceptResult:
+        """One contact in its own transaction, handling every identity and threading case."""
+        now = self.clock()
         async with self.store.write() as tx:
-            contact_id = await tx.claim_contact(replace(contact, citizen=identity), now)
+            contact_id = await tx.claim_contact(contact, now)
             if contact_id is None:
                 existing = await tx.contact_by_external_id(
                     contact.channel.value, contact.external_id
@@ -157,98 +277,188 @@ class TicketService:
                 row = await tx.ticket(ticket_id=existing["ticket_id"])
                 assert row is not None
                 return AcceptResult(row["id"], row["number"], existing["id"], False, True)
-            citizen_id = await self._citizen_for(tx, identity, now)
+            citizen_id = await self._citizen_for(tx, contact.citizen, now)
             target = await self._thread_target(tx, citizen_id, contact, now)
             if target is not None:
                 await tx.link_contact(contact_id, target["id"], citizen_id)
                 await tx.touch_ticket(target["id"], now)
-                state = State(target["state"])
                 await tx.add_timeline(
-                    target["id"],
-                    TimelineEntry(
-                        at=now,
-                        actor=contact.channel.value,
-                        role=Role.SYSTEM,
-                        action="add_contact",
-                        from_state=state,
-                        to_state=state,
-                        payload={
-                            "contact_id": contact_id,
-                            "channel": contact.channel.value,
-                            "received_at": contact.received_at.isoformat(),
-                        },
-                    ),
+                    target["id"], _join_entry(contact, contact_id, State(target["state"]), now)
                 )
-                result = AcceptResult(
+                return AcceptResult(
                     target["id"], target["number"], contact_id, False, False, joined_existing=True
                 )
-            else:
-                result = await self._open_ticket(tx, contact, contact_id, citizen_id, now)
-        await self._publish(
-            ContactAccepted(
-                at=now,
-                ticket_id=result.ticket_id,
-                ticket_number=result.ticket_number,
-                contact_id=result.contact_id,
-                channel=contact.channel.value,
-                created_ticket=result.created_ticket,
-            )
-        )
-        return result
+            day = self.calendar.local_date(now).strftime("%Y%m%d")
+            number = f"{day}-{await tx.next_ticket_sequence(day):06d}"
+            values = self._ticket_values(contact, number, citizen_id, now)
+            ticket_id = await tx.insert_ticket(values)
+            await tx.link_contact(contact_id, ticket_id, citizen_id)
+            await tx.add_timeline(ticket_id, _accept_entry(contact, contact_id, now))
+            return AcceptResult(ticket_id, number, contact_id, True, False)
 
-    async def _open_ticket(
-        self, tx: Tx, c: InboundContact, contact_id: int, citizen_id: int | None, now: datetime
-    ) -> AcceptResult:
-        day = self.calendar.local_date(now).strftime("%Y%m%d")
-        number = f"{day}-{await tx.next_ticket_sequence(day):06d}"
+    async def _accept_batch(self, batch: Sequence[InboundContact]) -> list[AcceptResult]:
+        """The common case for many contacts at once, in a handful of statements.
+
+        Raises _CarefulPath for what only `_accept_single` handles (a citizen record that
+        learns a new identity, a quoted ticket number); a race on PostgreSQL raises an
+        IntegrityError; either way the batch rolls back and goes one by one.
+        """
+        now = self.clock()
+        since = now - timedelta(hours=self.rules.threading_window_hours)
+        async with self.store.write() as tx:
+            keys = [(c.channel.value, c.external_id) for c in batch]
+            first_of: dict[tuple[str, str], int] = {}
+            for i, k in enumerate(keys):
+                first_of.setdefault(k, i)
+            existing = await tx.contacts_by_keys(list(first_of))
+            fresh = [i for k, i in first_of.items() if k not in existing]
+            by_pos, new_pos = await self._batch_citizens(tx, [batch[i] for i in fresh], now)
+            citizen_of = {fresh[j]: cid for j, cid in by_pos.items()}
+            new_ones = {fresh[j] for j in new_pos}
+            # Threading: open tickets of known citizens, plus those this batch opens.
+            open_rows: dict[int, list[dict[str, Any]]] = {}
+            known_ids = [c for j, c in citizen_of.items() if c is not None and j not in new_ones]
+            for r in await tx.open_tickets_of_citizens(known_ids, since, OPEN_STATES):
+                open_rows.setdefault(r["citizen_id"], []).append(r)
+            plan: list[tuple[int, dict[str, Any]]] = []
+            opened: list[int] = []  # batch indexes whose contact opens a ticket
+            for i in fresh:
+                c, who = batch[i], citizen_of[i]
+                if ticket_numbers_in(c.text):
+                    raise _CarefulPath("the citizen quoted a ticket number")
+                target = _pick_thread(open_rows.get(who, []) if who else [], c.category)
+                if target is None:
+                    target = {
+                        "slot": len(opened),
+                        "state": State.RECEIVED.value,
+                        "category": c.category,
+                    }
+                    opened.append(i)
+                    if who is not None:
+                        open_rows.setdefault(who, []).insert(0, target)
+                plan.append((i, target))
+            day = self.calendar.local_date(now).strftime("%Y%m%d")
+            last = await tx.next_ticket_sequence(day, len(opened)) if opened else 0
+            numbers = [f"{day}-{last - len(opened) + 1 + n:06d}" for n in range(len(opened))]
+            inserted = await tx.insert_many(
+                "tickets",
+                [
+                    self._ticket_values(batch[i], numbers[n], citizen_of[i], now)
+                    for n, i in enumerate(opened)
+                ],
+                keys=["number"],
+            )
+            id_of_number = {r["number"]: int(r["id"]) for r in inserted}
+            ticket_ids = [id_of_number[n] for n in numbers]
+            placed = [
+                (i, ticket_ids[t["slot"]], numbers[t["slot"]], t)
+                if "slot" in t
+                else (i, int(t["id"]), str(t["number"]), t)
+                for i, t in plan
+            ]
+            inserted = await tx.insert_many(
+                "contacts",
+                [_contact_values(batch[i], tid, citizen_of[i], now) for i, tid, _, _ in placed],
+                keys=["channel", "external_id"],
+            )
+            id_of_key = {(r["channel"], r["external_id"]): int(r["id"]) for r in inserted}
+            contact_ids = [id_of_key[keys[i]] for i, _, _, _ in placed]
+            entries: list[tuple[int, TimelineEntry]] = []
+            joined: list[int] = []
+            made: dict[int, AcceptResult] = {}
+            for (i, tid, number, t), cid in zip(placed, contact_ids, strict=True):
+                c = batch[i]
+                if "slot" in t and opened[t["slot"]] == i:
+                    entries.append((tid, _accept_entry(c, cid, now)))
+                    made[i] = AcceptResult(tid, number, cid, True, False)
+                else:
+                    entries.append((tid, _join_entry(c, cid, State(t["state"]), now)))
+                    joined.append(tid)
+                    made[i] = AcceptResult(tid, number, cid, False, False, joined_existing=True)
+            await tx.add_timeline_many(entries)
+            await tx.touch_tickets(joined, now)
+        results: list[AcceptResult] = []
+        for i, k in enumerate(keys):
+            if k in existing:
+                e = existing[k]
+                results.append(AcceptResult(e["ticket_id"], e["number"], e["id"], False, True))
+            elif first_of[k] != i:
+                first = made[first_of[k]]
+                results.append(
+                    replace(first, created_ticket=False, duplicate=True, joined_existing=False)
+                )
+            else:
+                results.append(made[i])
+        return results
+
+    async def _batch_citizens(
+        self, tx: Tx, contacts: Sequence[InboundContact], now: datetime
+    ) -> tuple[dict[int, int | None], set[int]]:
+        """Citizen id per contact (by position): known ones looked up, new ones made at once."""
+        pairs = [p for c in contacts for p in c.citizen.identity_keys()]
+        known = {(k, r[k]): r for r in await tx.citizens_by_keys(pairs) for k in _ID_KINDS if r[k]}
+        citizen_of: dict[int, int | None] = {}
+        rows: list[dict[str, Any]] = []
+        slot_of: dict[int, int] = {}
+        made: dict[tuple[str, str], int] = {}
+        for j, c in enumerate(contacts):
+            ks = c.citizen.identity_keys()
+            if not ks:
+                citizen_of[j] = None
+                continue
+            row = next((known[k] for k in ks if k in known), None)
+            if row is not None:
+                if any(not row[k] for k, _ in ks) or (c.citizen.name and not row["name"]):
+                    raise _CarefulPath("a citizen record learns a new identity")
+                citizen_of[j] = int(row["id"])
+                continue
+            slot = next((made[k] for k in ks if k in made), None)
+            if slot is None:
+                slot = len(rows)
+                rows.append({**dict(ks), "name": c.citizen.name, "created_at": now})
+            elif any(rows[slot].get(k) not in (None, v) for k, v in ks):
+                raise _CarefulPath("two new identities overlap in one batch")
+            for k in ks:
+                made[k] = slot
+            slot_of[j] = slot
+        inserted = await tx.insert_many("citizens", rows, keys=_ID_KINDS)
+        id_of_key = {(k, r[k]): int(r["id"]) for r in inserted for k in _ID_KINDS if r[k]}
+        for j, slot in slot_of.items():
+            first_kind = next(k for k in _ID_KINDS if rows[slot].get(k))
+            citizen_of[j] = id_of_key[(first_kind, rows[slot][first_kind])]
+        return citizen_of, set(slot_of)
+
+    def _ticket_values(
+        self, c: InboundContact, number: str, citizen_id: int | None, now: datetime
+    ) -> dict[str, Any]:
         cat = self.category_rows.get(c.category or "")
         urgent = bool(cat and cat["urgent"])
         review = (
             bool(cat and cat["review_required"]) or c.channel.value in self.rules.review_channels
         )
         text_line = c.text.strip().splitlines()[0] if c.text.strip() else ""
-        ticket_id = await tx.insert_ticket(
-            {
-                "number": number,
-                "state": State.RECEIVED.value,
-                "channel": c.channel.value,
-                "citizen_id": citizen_id,
-                "category": c.category,
-                "district": c.district,
-                "urgency": (Urgency.URGENT if urgent else Urgency.NORMAL).value,
-                "complexity": (cat["complexity"] if cat else Complexity.SIMPLE.value),
-                "subject": (c.subject or text_line)[:300],
-                "description": c.text,
-                "consent_publish": c.consent_publish,
-                "confidential": c.confidential,
-                "review_required": review,
-                "accepted_by": c.extra.get("agent"),
-                "created_at": now,
-                "updated_at": now,
-                "last_contact_at": now,
-            }
-        )
-        await tx.link_contact(contact_id, ticket_id, citizen_id)
-        await tx.add_timeline(
-            ticket_id,
-            TimelineEntry(
-                at=now,
-                actor=str(c.extra.get("agent") or c.channel.value),
-                role=Role.AGENT if c.extra.get("agent") else Role.SYSTEM,
-                action="accept",
-                from_state=None,
-                to_state=State.RECEIVED,
-                payload={
-                    "contact_id": contact_id,
-                    "channel": c.channel.value,
-                    "received_at": c.received_at.isoformat(),
-                },
-            ),
-        )
-        return AcceptResult(ticket_id, number, contact_id, True, False)
+        return {
+            "number": number,
+            "state": State.RECEIVED.value,
+            "channel": c.channel.value,
+            "citizen_id": citizen_id,
+            "category": c.category,
+            "district": c.district,
+            "urgency": (Urgency.URGENT if urgent else Urgency.NORMAL).value,
+            "complexity": (cat["complexity"] if cat else Complexity.SIMPLE.value),
+            "subject": (c.subject or text_line)[:300],
+            "description": c.text,
+            "consent_publish": c.consent_publish,
+            "confidential": c.confidential,
+            "review_required": review,
+            "accepted_by": c.extra.get("agent"),
+            "created_at": now,
+            "updated_at": now,
+            "last_contact_at": now,
+        }
 
     async def _citizen_for(self, tx: Tx, who: CitizenIdentity, now: datetime) -> int | None:
-        keys = who.keys()
+        keys = who.identity_keys()
         if not keys:
             return None
         found = await tx.find_citizen(keys)
@@ -285,12 +495,7 @@ class TicketService:
                 if row and row["citizen_id"] == citizen_id and row["state"] in OPEN_STATES:
                     return row
         candidates = await tx.open_ticket_of_citizen(citizen_id, since, OPEN_STATES)
-        for row in candidates:
-            if c.category and row["category"] == c.category:
-                return row
-            if not c.category and row["state"] == State.RECEIVED.value:
-                return row
-        return None
+        return _pick_thread(candidates, c.category)
 
     # -- lifecycle actions -------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import RowMapping
@@ -42,6 +42,8 @@ from tickets.tables import (
 
 Row = dict[str, Any]
 
+_CITIZEN_KEYS = ("phone", "wechat_openid", "telegram_id", "email")
+
 
 class StaleTicket(Exception):
     """The ticket changed between read and write (optimistic lock lost)."""
@@ -49,6 +51,20 @@ class StaleTicket(Exception):
 
 def _rows(result: Iterable[RowMapping]) -> list[Row]:
     return [dict(r) for r in result]
+
+
+def _timeline_values(ticket_id: int, e: TimelineEntry) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "at": e.at,
+        "actor": e.actor,
+        "role": e.role.value,
+        "action": e.action,
+        "from_state": e.from_state.value if e.from_state else None,
+        "to_state": e.to_state.value,
+        "reason": e.reason,
+        "payload": e.payload,
+    }
 
 
 class Tx:
@@ -102,20 +118,38 @@ class Tx:
         )
 
     async def find_citizen(self, keys: Sequence[tuple[str, str]]) -> Row | None:
-        """The citizen known by any of the identity keys, strongest key first."""
+        """The citizen known by any of the identity keys, strongest key first.
+
+        On PostgreSQL the row stays locked (FOR UPDATE) until the unit of work ends, so
+        concurrent contacts of one citizen are threaded one after the other and see each
+        other's tickets, as on SQLite, where there is only one writer anyway.
+        """
         for kind, value in keys:
-            row = (
-                (await self.conn.execute(select(citizens).where(citizens.c[kind] == value)))
-                .mappings()
-                .first()
-            )
+            q = select(citizens).where(citizens.c[kind] == value)
+            if self.dialect == "postgresql":
+                q = q.with_for_update()
+            row = (await self.conn.execute(q)).mappings().first()
             if row:
                 return dict(row)
         return None
 
     async def insert_citizen(self, values: Mapping[str, Any]) -> int:
-        stmt = self._insert(citizens).values(**values).returning(citizens.c.id)
-        return int((await self.conn.execute(stmt)).scalar_one())
+        """Insert a citizen; if a concurrent unit of work just made one with one of the
+        same identity keys, wait for it and return that one (locked, like find_citizen)."""
+        stmt = (
+            self._insert(citizens)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(citizens.c.id)
+        )
+        new_id = (await self.conn.execute(stmt)).scalar_one_or_none()
+        if new_id is not None:
+            return int(new_id)
+        keys = [(k, str(values[k])) for k in _CITIZEN_KEYS if values.get(k)]
+        found = await self.find_citizen(keys)
+        if found is None:  # the conflicting insert rolled back between our two statements
+            return await self.insert_citizen(values)
+        return int(found["id"])
 
     async def update_citizen(self, citizen_id: int, values: Mapping[str, Any]) -> None:
         if values:
@@ -146,11 +180,14 @@ class Tx:
 
     # -- tickets ---------------------------------------------------------------------
 
-    async def next_ticket_sequence(self, day: str) -> int:
-        """The next number of `day` (YYYYMMDD); the row lock serializes concurrent accepts."""
-        stmt = self._insert(ticket_numbers).values(day=day, last=1)
+    async def next_ticket_sequence(self, day: str, count: int = 1) -> int:
+        """Reserve `count` numbers of `day` (YYYYMMDD); returns the last one reserved.
+
+        The row lock serializes concurrent accepts, so numbers never repeat.
+        """
+        stmt = self._insert(ticket_numbers).values(day=day, last=count)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["day"], set_={"last": ticket_numbers.c.last + 1}
+            index_elements=["day"], set_={"last": ticket_numbers.c.last + count}
         ).returning(ticket_numbers.c.last)
         return int((await self.conn.execute(stmt)).scalar_one())
 
@@ -292,22 +329,91 @@ class Tx:
         )
         return _rows((await self.conn.execute(q)).mappings())
 
+    # -- bulk intake (one statement per step for a whole batch of contacts) ----------
+
+    async def contacts_by_keys(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+        """Contacts already accepted, by (channel, external_id), with their ticket number."""
+        if not keys:
+            return {}
+        q = (
+            select(
+                contacts.c.id,
+                contacts.c.channel,
+                contacts.c.external_id,
+                contacts.c.ticket_id,
+                tickets.c.number,
+            )
+            .join(tickets, tickets.c.id == contacts.c.ticket_id)
+            .where(tuple_(contacts.c.channel, contacts.c.external_id).in_(list(keys)))
+        )
+        rows = (await self.conn.execute(q)).mappings()
+        return {(r["channel"], r["external_id"]): dict(r) for r in rows}
+
+    async def citizens_by_keys(self, pairs: Sequence[tuple[str, str]]) -> list[Row]:
+        """Every citizen holding any of the (kind, value) identity keys."""
+        by_kind: dict[str, set[str]] = {}
+        for kind, value in pairs:
+            by_kind.setdefault(kind, set()).add(value)
+        if not by_kind:
+            return []
+        q = select(citizens).where(
+            or_(*(citizens.c[k].in_(sorted(v)) for k, v in by_kind.items()))
+        )
+        if self.dialect == "postgresql":
+            # Locked like find_citizen (in id order, so two batches do not deadlock):
+            # another process's contacts of these citizens wait and then see our tickets.
+            q = q.order_by(citizens.c.id).with_for_update()
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def insert_many(
+        self, table_name: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+    ) -> list[Row]:
+        """Insert rows of one table in as few statements as the driver allows.
+
+        Returns the new ids with the `keys` columns, so the caller can match them to its
+        rows (asking for RETURNING in parameter order would make SQLite go row by row).
+        """
+        if not rows:
+            return []
+        table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
+        stmt = table.insert().returning(table.c.id, *(table.c[k] for k in keys))
+        return _rows((await self.conn.execute(stmt, [dict(r) for r in rows])).mappings())
+
+    async def open_tickets_of_citizens(
+        self, citizen_ids: Sequence[int], since: datetime, open_states: Sequence[str]
+    ) -> list[Row]:
+        """Open tickets of these citizens with a contact since `since`, newest first."""
+        if not citizen_ids:
+            return []
+        q = (
+            select(tickets)
+            .where(
+                tickets.c.citizen_id.in_(sorted(set(citizen_ids))),
+                tickets.c.state.in_(open_states),
+                tickets.c.last_contact_at >= since,
+            )
+            .order_by(tickets.c.last_contact_at.desc())
+        )
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def add_timeline_many(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
+        """Timeline entries of several tickets in one statement."""
+        if entries:
+            await self.conn.execute(timeline.insert(), [_timeline_values(t, e) for t, e in entries])
+
+    async def touch_tickets(self, ticket_ids: Sequence[int], at: datetime) -> None:
+        """A new contact arrived on each of these tickets."""
+        if ticket_ids:
+            await self.conn.execute(
+                tickets.update()
+                .where(tickets.c.id.in_(sorted(set(ticket_ids))))
+                .values(last_contact_at=at, updated_at=at, version=tickets.c.version + 1)
+            )
+
     # -- timeline, dispatches, ratings -------------------------------------------------
 
     async def add_timeline(self, ticket_id: int, e: TimelineEntry) -> None:
-        await self.conn.execute(
-            timeline.insert().values(
-                ticket_id=ticket_id,
-                at=e.at,
-                actor=e.actor,
-                role=e.role.value,
-                action=e.action,
-                from_state=e.from_state.value if e.from_state else None,
-                to_state=e.to_state.value,
-                reason=e.reason,
-                payload=e.payload,
-            )
-        )
+        await self.conn.execute(timeline.insert().values(**_timeline_values(ticket_id, e)))
 
     async def timeline_of(self, ticket_id: int) -> list[Row]:
         q = select(timeline).where(timeline.c.ticket_id == ticket_id).order_by(timeline.c.id)
