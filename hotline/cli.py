@@ -285,3 +285,7 @@ def apikey_add(ctx: click.Context, name: str, data_dir: Path | None) -> None:
     settings = _settings(ctx.find_root(), data_dir=data_dir)
     key = _run(settings, lambda c: c.accounts.add_api_key(name))
     click.echo(key)
+
+
+if __name__ == "__main__":
+    main()
