@@ -358,6 +358,14 @@ async def verify(request: web.Request) -> web.Response:
     return web.json_response({"valid": found is not None, "dispatch": found})
 
 
+@routes.get("/api/v1/calendar")
+async def calendar_status(request: web.Request) -> web.Response:
+    """Which coming years still lack the official holiday notice."""
+    await signed_in(request)
+    notice = await services(request).tickets.calendar_notice()
+    return web.json_response(notice or {"years": [], "provisional_tickets": 0})
+
+
 @routes.put("/api/v1/calendar/{day}")
 async def calendar_override(request: web.Request) -> web.Response:
     """Enter one day of the official holiday notice (holiday or 调休 working day)."""

@@ -192,6 +192,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "flash.created": ("已受理,工单编号 {number}", "Accepted as ticket {number}"),
     "flash.joined": ("同一诉求,已并入工单 {number}", "Same matter: added to ticket {number}"),
     "time.overdue": ("已超期", "overdue"),
+    "notice.calendar": (
+        "{years} 年的法定节假日安排尚未录入,{count} 件工单的办理期限为暂定。"
+        "请按国务院办公厅通知录入节假日与调休上班日。",
+        "The official holiday notice for {years} is not entered yet; {count} tickets have "
+        "provisional deadlines. Enter the holidays and adjusted working days.",
+    ),
 }
 
 

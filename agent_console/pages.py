@@ -176,6 +176,11 @@ async def ticket_list(request: web.Request) -> web.Response:
         locale=locale,
     )
     query = {k: v for k, v in f.items() if v}
+    notice = (
+        await svc.tickets.calendar_notice()
+        if viewer.role in (Role.ADMIN, Role.SUPERVISOR)
+        else None
+    )
     return aiohttp_jinja2.render_template(
         "tickets.html",
         request,
@@ -194,6 +199,7 @@ async def ticket_list(request: web.Request) -> web.Response:
             categories=_top_categories(request),
             districts=[d for d in svc.tickets.tree.of_kind("district")],
             can_create=viewer.role in (Role.AGENT, Role.SUPERVISOR),
+            notice=notice,
         ),
     )
 

@@ -956,6 +956,18 @@ class TicketService:
         await self.load_reference()
         return await self.recompute_deadlines(viewer, day)
 
+    async def calendar_notice(self) -> Row | None:
+        """Years the clock only guesses (within the next 60 days' reach), with how many open
+        tickets carry a provisional deadline: what admins must enter from the official notice.
+        """
+        today = self.calendar.local_date(self.clock())
+        years = self.calendar.unknown_years(today, today + timedelta(days=60))
+        async with self.store.read() as tx:
+            provisional = await tx.count_provisional(OPEN_STATES)
+        if not years and not provisional:
+            return None
+        return {"years": years, "provisional_tickets": provisional}
+
     async def recompute_deadlines(self, viewer: Viewer, day: date) -> list[str]:
         """Recompute deadlines that were guessed or that run over `day`, whose status changed.
 

@@ -315,6 +315,12 @@ class Tx:
         )
         return _rows((await self.conn.execute(q)).mappings()), total
 
+    async def count_provisional(self, open_states: Sequence[str]) -> int:
+        q = select(func.count()).where(
+            tickets.c.deadline_provisional.is_(True), tickets.c.state.in_(open_states)
+        )
+        return int((await self.conn.execute(q)).scalar_one())
+
     async def tickets_with_running_deadlines(
         self, open_states: Sequence[str], day_start: datetime, day_end: datetime
     ) -> list[Row]:
@@ -356,9 +362,7 @@ class Tx:
             by_kind.setdefault(kind, set()).add(value)
         if not by_kind:
             return []
-        q = select(citizens).where(
-            or_(*(citizens.c[k].in_(sorted(v)) for k, v in by_kind.items()))
-        )
+        q = select(citizens).where(or_(*(citizens.c[k].in_(sorted(v)) for k, v in by_kind.items())))
         if self.dialect == "postgresql":
             # Locked like find_citizen (in id order, so two batches do not deadlock):
             # another process's contacts of these citizens wait and then see our tickets.

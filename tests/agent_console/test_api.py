@@ -291,6 +291,8 @@ async def test_holiday_notice_recomputes_provisional_deadlines(center: Center, l
     t = await agent.call("POST", f"/api/v1/tickets/{n}/actions/dispatch", {"department": "housing"})
     assert t["deadline_provisional"] is True
     before = t["due_at"]
+    notice = await admin.call("GET", "/api/v1/calendar")
+    assert notice == {"years": [2027], "provisional_tickets": 1}
     new_year = {"is_workday": False, "name": "元旦"}
     res = await admin.call("PUT", "/api/v1/calendar/2027-01-01", new_year)
     assert res["recomputed"] == [n]
@@ -301,6 +303,7 @@ async def test_holiday_notice_recomputes_provisional_deadlines(center: Center, l
     assert res["recomputed"] == [n]
     t = await agent.call("GET", f"/api/v1/tickets/{n}")
     assert t["due_at"] == "2027-01-12T16:00:00+00:00" > before
+    assert (await admin.call("GET", "/api/v1/calendar"))["provisional_tickets"] == 0
     assert t["timeline"][-1]["action"] == "deadline_recomputed"
 
 
