@@ -10,7 +10,7 @@ import phonenumbers
 
 from tickets.model import Role
 
-_TICKET_NUMBER = re.compile(r"\b(\d{8}-\d{6})\b")
+_TICKET_NUMBER = re.compile(r"(?<![\d-])(\d{8}-\d{6})(?![\d-])")
 
 
 def normalize_phone(raw: str | None, region: str = "CN") -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
 from hotline.settings import load_settings
+from tests.fakes.clock import FakeClock
 from tickets.model import Role
 
 PASSWORD = "correct horse 12345"
@@ -29,24 +30,15 @@ STAFF: list[tuple[str, Role, str | None]] = [
 ]
 
 
-class StepClock:
-    """A clock tests move by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
 @pytest_asyncio.fixture
 async def center(tmp_path: Path) -> AsyncIterator[Center]:
     settings = load_settings(data_dir=tmp_path / "data", max_body_bytes=64 * 1024)
     # Cheap argon2 parameters: the tests check the flow, not the hash's cost.
-    c = build(settings, clock=StepClock(), hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    c = build(
+        settings,
+        clock=FakeClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)),
+        hasher=PasswordHasher(time_cost=1, memory_cost=1024),
+    )
     await c.start()
     await load_reference_data(c.tickets)
     for username, role, dept in STAFF:
