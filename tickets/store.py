@@ -13,14 +13,26 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from tickets import migrate
+from tickets import migrate, sqlite_driver
 from tickets.model import InboundContact, TimelineEntry
 from tickets.tables import (
     api_keys,
@@ -43,6 +55,41 @@ from tickets.tables import (
 Row = dict[str, Any]
 
 _CITIZEN_KEYS = ("phone", "wechat_openid", "telegram_id", "email")
+
+
+# Statements of the intake path, built once: constructing them per call cost more than
+# SQLite took to run them.
+_CONTACTS_BY_KEYS = (
+    select(
+        contacts.c.id,
+        contacts.c.channel,
+        contacts.c.external_id,
+        contacts.c.ticket_id,
+        tickets.c.number,
+    )
+    .join(tickets, tickets.c.id == contacts.c.ticket_id)
+    .where(
+        tuple_(contacts.c.channel, contacts.c.external_id).in_(bindparam("keys", expanding=True))
+    )
+)
+_CITIZENS_ANY_KEY = select(citizens).where(
+    or_(*(citizens.c[k].in_(bindparam(k, expanding=True)) for k in _CITIZEN_KEYS))
+)
+_CITIZENS_BY_KEYS = {
+    False: _CITIZENS_ANY_KEY,
+    True: _CITIZENS_ANY_KEY.order_by(citizens.c.id).with_for_update(),
+}
+
+
+def _next_sequence(mod: Any) -> Any:
+    count = bindparam("count", type_=Integer)
+    stmt = mod.insert(ticket_numbers).values(day=bindparam("day"), last=count)
+    return stmt.on_conflict_do_update(
+        index_elements=["day"], set_={"last": ticket_numbers.c.last + count}
+    ).returning(ticket_numbers.c.last)
+
+
+_NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
 
 
 class StaleTicket(Exception):
@@ -185,11 +232,8 @@ class Tx:
 
         The row lock serializes concurrent accepts, so numbers never repeat.
         """
-        stmt = self._insert(ticket_numbers).values(day=day, last=count)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day"], set_={"last": ticket_numbers.c.last + count}
-        ).returning(ticket_numbers.c.last)
-        return int((await self.conn.execute(stmt)).scalar_one())
+        stmt = _NEXT_SEQUENCE[self.dialect]
+        return int((await self.conn.execute(stmt, {"day": day, "count": count})).scalar_one())
 
     async def insert_ticket(self, values: Mapping[str, Any]) -> int:
         stmt = tickets.insert().values(**values).returning(tickets.c.id)
@@ -341,33 +385,21 @@ class Tx:
         """Contacts already accepted, by (channel, external_id), with their ticket number."""
         if not keys:
             return {}
-        q = (
-            select(
-                contacts.c.id,
-                contacts.c.channel,
-                contacts.c.external_id,
-                contacts.c.ticket_id,
-                tickets.c.number,
-            )
-            .join(tickets, tickets.c.id == contacts.c.ticket_id)
-            .where(tuple_(contacts.c.channel, contacts.c.external_id).in_(list(keys)))
-        )
-        rows = (await self.conn.execute(q)).mappings()
+        rows = (await self.conn.execute(_CONTACTS_BY_KEYS, {"keys": list(keys)})).mappings()
         return {(r["channel"], r["external_id"]): dict(r) for r in rows}
 
     async def citizens_by_keys(self, pairs: Sequence[tuple[str, str]]) -> list[Row]:
         """Every citizen holding any of the (kind, value) identity keys."""
-        by_kind: dict[str, set[str]] = {}
-        for kind, value in pairs:
-            by_kind.setdefault(kind, set()).add(value)
-        if not by_kind:
+        if not pairs:
             return []
-        q = select(citizens).where(or_(*(citizens.c[k].in_(sorted(v)) for k, v in by_kind.items())))
-        if self.dialect == "postgresql":
-            # Locked like find_citizen (in id order, so two batches do not deadlock):
-            # another process's contacts of these citizens wait and then see our tickets.
-            q = q.order_by(citizens.c.id).with_for_update()
-        return _rows((await self.conn.execute(q)).mappings())
+        by_kind: dict[str, set[str]] = {k: set() for k in _CITIZEN_KEYS}
+        for kind, value in pairs:
+            by_kind[kind].add(value)
+        # On PostgreSQL locked like find_citizen (in id order, so two batches do not
+        # deadlock): another process's contacts of these citizens wait and see our tickets.
+        q = _CITIZENS_BY_KEYS[self.dialect == "postgresql"]
+        params = {k: sorted(v) for k, v in by_kind.items()}
+        return _rows((await self.conn.execute(q, params)).mappings())
 
     async def insert_many(
         self, table_name: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
@@ -640,7 +672,10 @@ def _sqlite_begin(conn: SyncConnection) -> None:
 def create_store(url: str, *, echo: bool = False) -> Store:
     """A store for a SQLAlchemy URL (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://…``)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo)
+        path = make_url(url).database or ":memory:"
+        engine = create_async_engine(
+            url, echo=echo, async_creator=lambda: sqlite_driver.connect(path)
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
