@@ -8,6 +8,7 @@ lock), which is what SQLite does anyway, minus the busy-waiting.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -87,6 +88,23 @@ def _next_sequence(mod: Any) -> Any:
     return stmt.on_conflict_do_update(
         index_elements=["day"], set_={"last": ticket_numbers.c.last + count}
     ).returning(ticket_numbers.c.last)
+
+
+_OPEN_TICKETS_OF = (
+    select(tickets)
+    .where(
+        tickets.c.citizen_id.in_(bindparam("ids", expanding=True)),
+        tickets.c.state.in_(bindparam("states", expanding=True)),
+        tickets.c.last_contact_at >= bindparam("since"),
+    )
+    .order_by(tickets.c.last_contact_at.desc())
+)
+
+
+@functools.cache
+def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Any:
+    table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
+    return table.insert().returning(table.c.id, *(table.c[k] for k in keys))
 
 
 _NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
@@ -411,8 +429,7 @@ class Tx:
         """
         if not rows:
             return []
-        table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
-        stmt = table.insert().returning(table.c.id, *(table.c[k] for k in keys))
+        stmt = _insert_returning(table_name, tuple(keys))
         return _rows((await self.conn.execute(stmt, [dict(r) for r in rows])).mappings())
 
     async def open_tickets_of_citizens(
@@ -421,16 +438,8 @@ class Tx:
         """Open tickets of these citizens with a contact since `since`, newest first."""
         if not citizen_ids:
             return []
-        q = (
-            select(tickets)
-            .where(
-                tickets.c.citizen_id.in_(sorted(set(citizen_ids))),
-                tickets.c.state.in_(open_states),
-                tickets.c.last_contact_at >= since,
-            )
-            .order_by(tickets.c.last_contact_at.desc())
-        )
-        return _rows((await self.conn.execute(q)).mappings())
+        params = {"ids": sorted(set(citizen_ids)), "states": list(open_states), "since": since}
+        return _rows((await self.conn.execute(_OPEN_TICKETS_OF, params)).mappings())
 
     async def add_timeline_many(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
         """Timeline entries of several tickets in one statement."""
