@@ -178,3 +178,25 @@ class AcceptResult:
     created_ticket: bool
     duplicate: bool
     joined_existing: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message waiting in the durable outbox for a channel to send it."""
+
+    id: int
+    channel: str
+    kind: str
+    recipient: str
+    payload: dict[str, Any]
+    dedupe_key: str
+    attempts: int
+    ticket_id: int | None = None
+
+
+class SendError(Exception):
+    """A channel could not send; `permanent` says whether retrying can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

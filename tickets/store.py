@@ -44,6 +44,7 @@ from tickets.tables import (
     contacts,
     departments,
     dispatches,
+    outbox,
     ratings,
     sessions,
     ticket_departments,
@@ -573,6 +574,50 @@ class Tx:
             index_elements=["day"], set_={"is_workday": is_workday, "name": name}
         )
         await self.conn.execute(stmt)
+
+    # -- outbox ----------------------------------------------------------------------
+
+    async def enqueue_outbound(self, values: Mapping[str, Any]) -> int | None:
+        """Add a message unless one with the same dedupe key exists (None then)."""
+        stmt = (
+            self._insert(outbox)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(outbox.c.id)
+        )
+        return (await self.conn.execute(stmt)).scalar_one_or_none()
+
+    async def claim_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[Row]:
+        """Due messages, leased to the caller until `lease_until` so nobody else sends them."""
+        q = (
+            select(outbox)
+            .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = _rows((await self.conn.execute(q)).mappings())
+        if rows:
+            await self.conn.execute(
+                outbox.update()
+                .where(outbox.c.id.in_([r["id"] for r in rows]))
+                .values(next_attempt_at=lease_until, attempts=outbox.c.attempts + 1)
+            )
+        return rows
+
+    async def settle_outbound(self, message_id: int, values: Mapping[str, Any]) -> None:
+        await self.conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
+
+    async def outbound(
+        self, *, status: str | None = None, ticket_id: int | None = None
+    ) -> list[Row]:
+        q = select(outbox).order_by(outbox.c.id)
+        if status:
+            q = q.where(outbox.c.status == status)
+        if ticket_id is not None:
+            q = q.where(outbox.c.ticket_id == ticket_id)
+        return _rows((await self.conn.execute(q)).mappings())
 
     # -- accounts, sessions, keys, audit -----------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -231,6 +232,7 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("department", String(64), ForeignKey("departments.code"), nullable=True),
     Column("locale", String(8), nullable=False, server_default="zh"),
+    Column("extension", String(32), nullable=True, unique=True),  # agent's phone endpoint
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -275,4 +277,91 @@ calendar_overrides = Table(
     Column("is_workday", Boolean, nullable=False),
     Column("name", String(100), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("call_id", String(64), nullable=False, unique=True),  # Asterisk linkedid
+    Column("direction", String(16), nullable=False),
+    Column("caller", String(64), nullable=True),
+    Column("dialed", String(64), nullable=True),
+    Column("queue", String(64), nullable=True),
+    Column("agent", String(64), nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("queue_wait", Float, nullable=True),
+    Column("ring_time", Float, nullable=True),
+    Column("talk_time", Float, nullable=True),
+    Column("abandoned", Boolean, nullable=False, server_default="0"),
+    Column("hangup_cause", Integer, nullable=True),
+    Column("survey", String(8), nullable=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("record", JSON, nullable=False),  # the tracker's whole record: transfers, members
+    Index("ix_calls_started", "started_at"),
+    Index("ix_calls_ticket", "ticket_id"),
+)
+
+call_marks = Table(
+    "call_marks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("call_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("what", String(32), nullable=False),
+    Column("detail", String(200), nullable=False, server_default=""),
+    Index("ix_call_marks_call", "call_id", "id"),
+    Index("ix_call_marks_what_at", "what", "at"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),  # wechat / telegram / mail / sms
+    Column("kind", String(32), nullable=False),  # text / template / rating_request / ...
+    Column("recipient", String(254), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("status", String(12), nullable=False),  # pending / sent / dead
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("result", JSON, nullable=True),  # what the remote answered (message id, ...)
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+channel_bindings = Table(
+    "channel_bindings",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("chat_id", String(64), primary_key=True),  # e.g. a Telegram group
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("bound_at", UTCDateTime, nullable=False),
+    Column("bound_by", String(64), nullable=False),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+channel_cursors = Table(
+    "channel_cursors",
+    metadata,
+    Column("name", String(64), primary_key=True),  # e.g. imap:INBOX
+    Column("value", JSON, nullable=False),  # e.g. {"uidvalidity": 1, "last_uid": 42}
+    Column("updated_at", UTCDateTime, nullable=False),
 )

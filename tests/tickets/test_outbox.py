@@ -1,0 +1,83 @@
+"""The durable outbox on SQLite and PostgreSQL: once, leased, retried with backoff, dead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.clock import FakeClock
+from tickets.model import OutboundMessage, SendError
+from tickets.outbox import Outbox, OutboxWorker, backoff
+from tickets.store import Store
+
+
+async def test_enqueue_once_per_dedupe_key(store: Store, clock: FakeClock) -> None:
+    box = Outbox(store, clock)
+    first = await box.enqueue("wechat", "text", "openid-1", {"text": "已受理"}, "accept:1")
+    again = await box.enqueue("wechat", "text", "openid-1", {"text": "已受理"}, "accept:1")
+    assert first is not None and again is None
+    assert len(await box.messages()) == 1
+
+
+async def test_lease_retry_backoff_and_dead(store: Store, clock: FakeClock) -> None:
+    box = Outbox(store, clock, lease_seconds=30, max_attempts=3)
+    await box.enqueue("telegram", "text", "chat-9", {"text": "x"}, "k1")
+    [m] = await box.claim()
+    assert m.attempts == 0
+    assert await box.claim() == []  # leased: nobody else gets it
+    await box.failed(m, SendError("HTTP 502"))
+    assert await box.claim() == []  # backing off
+    clock.advance(seconds=backoff(1) * 1.25)
+    [m] = await box.claim()
+    assert m.attempts == 1
+    await box.failed(m, SendError("HTTP 502"))
+    clock.advance(seconds=backoff(2) * 1.25)
+    [m] = await box.claim()
+    await box.failed(m, SendError("HTTP 502"))
+    [row] = await box.messages()
+    assert row["status"] == "dead" and row["attempts"] == 3 and row["last_error"] == "HTTP 502"
+
+
+async def test_lease_expiry_hands_the_message_on(store: Store, clock: FakeClock) -> None:
+    box = Outbox(store, clock, lease_seconds=30)
+    await box.enqueue("mail", "text", "a@example.org", {}, "k")
+    [m] = await box.claim()
+    clock.advance(seconds=31)  # the first sender died without settling
+    [again] = await box.claim()
+    assert again.id == m.id and again.attempts == 1
+
+
+async def test_permanent_error_is_not_retried(store: Store, clock: FakeClock) -> None:
+    box = Outbox(store, clock)
+    await box.enqueue("wechat", "template", "openid", {}, "k")
+    [m] = await box.claim()
+    await box.failed(m, SendError("invalid openid (40003)", permanent=True))
+    assert (await box.messages())[0]["status"] == "dead"
+
+
+async def test_worker_sends_settles_and_keeps_failures(store: Store, clock: FakeClock) -> None:
+    box = Outbox(store, clock)
+    sent: list[OutboundMessage] = []
+
+    async def ok(m: OutboundMessage) -> dict[str, Any]:
+        sent.append(m)
+        return {"msgid": 42}
+
+    async def down(m: OutboundMessage) -> None:
+        raise SendError("connection refused")
+
+    async def buggy(m: OutboundMessage) -> None:
+        raise KeyError("oops")
+
+    await box.enqueue("wechat", "text", "o1", {"text": "hi"}, "a")
+    await box.enqueue("telegram", "text", "c1", {"text": "hi"}, "b")
+    await box.enqueue("mail", "text", "m@x", {"text": "hi"}, "c")
+    worker = OutboxWorker(box, {"wechat": ok, "telegram": down, "mail": buggy})
+    assert await worker.run_once() == 3
+    status = {r["channel"]: r for r in await box.messages()}
+    assert status["wechat"]["status"] == "sent" and status["wechat"]["result"] == {"msgid": 42}
+    assert (
+        status["telegram"]["status"] == "pending" and "refused" in status["telegram"]["last_error"]
+    )
+    assert status["mail"]["status"] == "pending" and "KeyError" in status["mail"]["last_error"]
+    assert [m.recipient for m in sent] == ["o1"]
+    assert await worker.run_once() == 0  # nothing due until the backoff passes

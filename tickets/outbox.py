@@ -1,0 +1,167 @@
+"""The durable outbox: every outbound message is stored before it is sent, then retried.
+
+A message is enqueued once (its dedupe key), leased to one sender at a time, and
+settled as sent, retried later with exponential backoff, or given up as dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from tickets.model import OutboundMessage, SendError
+from tickets.service import Clock, system_clock
+from tickets.store import Row, Store
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[OutboundMessage], Awaitable[dict[str, Any] | None]]
+
+
+def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> float:
+    """Seconds to wait after the `attempts`-th failure: 5 s, 10 s, 20 s, … up to an hour."""
+    return float(min(cap, base * (2 ** max(0, attempts - 1))))
+
+
+class Outbox:
+    """Enqueue, lease, settle; the SQL is in the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock = system_clock,
+        *,
+        lease_seconds: float = 60,
+        max_attempts: int = 12,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.wakeup = asyncio.Event()
+
+    async def enqueue(
+        self,
+        channel: str,
+        kind: str,
+        recipient: str,
+        payload: dict[str, Any],
+        dedupe_key: str,
+        ticket_id: int | None = None,
+    ) -> int | None:
+        """Store a message for sending; the same dedupe key twice stores it once."""
+        now = self.clock()
+        async with self.store.write() as tx:
+            message_id = await tx.enqueue_outbound(
+                {
+                    "channel": channel,
+                    "kind": kind,
+                    "recipient": recipient,
+                    "payload": payload,
+                    "dedupe_key": dedupe_key,
+                    "ticket_id": ticket_id,
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+            )
+        self.wakeup.set()
+        return message_id
+
+    async def claim(
+        self, limit: int = 20, channels: frozenset[str] | None = None
+    ) -> list[OutboundMessage]:
+        """Messages due now, leased to this caller."""
+        now = self.clock()
+        async with self.store.write() as tx:
+            rows = await tx.claim_outbound(now, now + self.lease, limit)
+        return [_message(r) for r in rows if channels is None or r["channel"] in channels]
+
+    async def sent(self, message: OutboundMessage, result: dict[str, Any] | None = None) -> None:
+        """The channel accepted the message."""
+        async with self.store.write() as tx:
+            await tx.settle_outbound(
+                message.id, {"status": "sent", "sent_at": self.clock(), "result": result or {}}
+            )
+
+    async def failed(self, message: OutboundMessage, error: SendError) -> None:
+        """Retry later, or give up if retrying cannot help or has been tried enough."""
+        attempts = message.attempts + 1
+        dead = error.permanent or attempts >= self.max_attempts
+        values: dict[str, Any] = {"last_error": str(error)[:2000]}
+        if dead:
+            values["status"] = "dead"
+        else:
+            # Jitter, so a recovering API is not hit by every message in the same second.
+            delay = backoff(attempts) * random.uniform(0.8, 1.2)
+            values["next_attempt_at"] = self.clock() + timedelta(seconds=delay)
+        async with self.store.write() as tx:
+            await tx.settle_outbound(message.id, values)
+
+    async def messages(
+        self, *, status: str | None = None, ticket_id: int | None = None
+    ) -> list[Row]:
+        """What the outbox holds (for the console and tests)."""
+        async with self.store.read() as tx:
+            return await tx.outbound(status=status, ticket_id=ticket_id)
+
+
+class OutboxWorker:
+    """Sends due messages through the sender of their channel, one lease at a time."""
+
+    def __init__(
+        self, outbox: Outbox, senders: Mapping[str, Sender], poll_seconds: float = 2.0
+    ) -> None:
+        self.outbox = outbox
+        self.senders = senders
+        self.poll_seconds = poll_seconds
+
+    async def run_once(self) -> int:
+        """Send what is due now; returns how many were attempted."""
+        messages = await self.outbox.claim(channels=frozenset(self.senders))
+        for m in messages:
+            try:
+                result = await self.senders[m.channel](m)
+            except SendError as e:
+                log.warning(
+                    "outbox %s #%d failed (attempt %d): %s", m.channel, m.id, m.attempts + 1, e
+                )
+                await self.outbox.failed(m, e)
+            except Exception as e:  # a sender bug: keep the message, retry later
+                log.exception("outbox %s #%d: sender crashed", m.channel, m.id)
+                await self.outbox.failed(m, SendError(f"{type(e).__name__}: {e}"))
+            else:
+                await self.outbox.sent(m, result)
+        return len(messages)
+
+    async def run(self) -> None:
+        """Forever: send what is due, then sleep until woken or the poll interval passes."""
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except Exception:
+                log.exception("outbox worker pass failed")
+            self.outbox.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
+            except TimeoutError:
+                pass
+
+
+def _message(row: Row) -> OutboundMessage:
+    return OutboundMessage(
+        id=row["id"],
+        channel=row["channel"],
+        kind=row["kind"],
+        recipient=row["recipient"],
+        payload=dict(row["payload"] or {}),
+        dedupe_key=row["dedupe_key"],
+        attempts=row["attempts"],
+        ticket_id=row["ticket_id"],
+    )
