@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -13,9 +14,12 @@ from argon2 import PasswordHasher
 
 from agent_console.app import make_app
 from agent_console.web import ConsoleServices
+from connectors.base import Connector
 from hotline.settings import Settings
+from router.notices import CitizenNotices
 from tickets.accounts import AccountService
 from tickets.bus import EventBus, InProcessBus
+from tickets.outbox import Outbox, OutboxWorker, Sender
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Store, create_store
 
@@ -29,15 +33,32 @@ class Center:
     bus: EventBus
     tickets: TicketService
     accounts: AccountService
+    outbox: Outbox
     app: web.Application
+    connectors: list[Connector] = field(default_factory=list)
+    senders: dict[str, Sender] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Schema to head, reference data loaded."""
         await self.store.migrate()
         await self.tickets.load_reference()
 
+    async def start_background(self) -> None:
+        """Connectors on, outbox worker running (what `hotline serve` adds to start)."""
+        for connector in self.connectors:
+            await connector.start()
+        worker = OutboxWorker(self.outbox, self.senders)
+        self._tasks.append(asyncio.create_task(worker.run(), name="outbox"))
+
     async def stop(self) -> None:
-        """Let deliveries in flight finish, then close the database."""
+        """Stop background work and connectors, let deliveries finish, close the database."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for connector in reversed(self.connectors):
+            await connector.stop()
         if isinstance(self.bus, InProcessBus):
             await self.bus.drain()
         await self.store.close()
@@ -77,14 +98,19 @@ def build(
         timezone=settings.timezone,
     )
     accounts = AccountService(store, tickets, settings.session_hours, clock, hasher)
+    outbox = Outbox(store, clock)
     app = make_app(
         ConsoleServices(store=store, tickets=tickets, accounts=accounts),
         max_body_bytes=settings.max_body_bytes,
     )
-    center = Center(settings, store, bus, tickets, accounts, app)
+    center = Center(settings, store, bus, tickets, accounts, outbox, app)
+    # Who reacts to which committed event: one visible table.
+    for subscriber in (CitizenNotices(tickets, outbox),):
+        bus.subscribe(subscriber)
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:
         await center.start()
+        await center.start_background()
         yield
         await center.stop()
 

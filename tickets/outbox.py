@@ -79,8 +79,9 @@ class Outbox:
         """Messages due now, leased to this caller."""
         now = self.clock()
         async with self.store.write() as tx:
-            rows = await tx.claim_outbound(now, now + self.lease, limit)
-        return [_message(r) for r in rows if channels is None or r["channel"] in channels]
+            wanted = sorted(channels) if channels is not None else None
+            rows = await tx.claim_outbound(now, now + self.lease, limit, wanted)
+        return [_message(r) for r in rows]
 
     async def sent(self, message: OutboundMessage, result: dict[str, Any] | None = None) -> None:
         """The channel accepted the message."""

@@ -1034,6 +1034,25 @@ class TicketService:
             return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))
         return False
 
+    async def reply_point(self, ticket_id: int) -> tuple[str, str] | None:
+        """Where the citizen can be told about this ticket: (channel, recipient).
+
+        The channel of their first contact that can carry a reply, else any identity
+        of theirs that can; None for a caller known only by phone (agents call back).
+        """
+        async with self.store.read() as tx:
+            contact_rows = await tx.contacts_of(ticket_id)
+        by_channel = {"wechat": "wechat_openid", "telegram": "telegram_id", "mailbox": "email"}
+        for c in contact_rows:
+            key = by_channel.get(c["channel"])
+            if key and (c["identity"] or {}).get(key):
+                return c["channel"], str(c["identity"][key])
+        for c in contact_rows:
+            for channel, key in by_channel.items():
+                if (c["identity"] or {}).get(key):
+                    return channel, str(c["identity"][key])
+        return None
+
     async def view(self, number: str, viewer: Viewer, *, locale: str = "zh") -> Row:
         """The whole ticket as `viewer` may see it: masked identity, timeline, hops."""
         async with self.store.read() as tx:

@@ -587,11 +587,14 @@ class Tx:
         )
         return (await self.conn.execute(stmt)).scalar_one_or_none()
 
-    async def claim_outbound(self, now: datetime, lease_until: datetime, limit: int) -> list[Row]:
+    async def claim_outbound(
+        self, now: datetime, lease_until: datetime, limit: int, channels: Sequence[str] | None
+    ) -> list[Row]:
         """Due messages, leased to the caller until `lease_until` so nobody else sends them."""
         q = (
             select(outbox)
             .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+            .where(outbox.c.channel.in_(channels) if channels is not None else text("1=1"))
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
         )

@@ -1,0 +1,77 @@
+"""Tells citizens how their request goes: committed ticket events → outbox messages.
+
+Which events make a notice, and of which kind, is the table below; each channel's
+sender renders a kind its own way (WeChat template, Telegram message, e-mail).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tickets.events import ContactAccepted, DomainEvent, TicketChanged
+from tickets.model import Role
+from tickets.outbox import Outbox
+from tickets.privacy import Viewer
+from tickets.service import TicketService
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Viewer("notices", Role.SUPERVISOR)
+
+# ticket action → notice kind sent to the citizen
+NOTICE_OF_ACTION = {
+    "dispatch": "dispatched",
+    "approve": "dispatched",
+    "resolve_on_spot": "result",
+    "inform_citizen": "result",
+    "police_hand_back": "dispatched",
+}
+# these also ask for a rating right after the result
+RATING_AFTER = {"resolve_on_spot", "inform_citizen"}
+
+KINDS = ("accepted", "dispatched", "result", "rating_request", "text")
+
+
+class CitizenNotices:
+    """Bus subscriber: enqueue the notice each committed event calls for (once each)."""
+
+    def __init__(self, tickets: TicketService, outbox: Outbox) -> None:
+        self.tickets = tickets
+        self.outbox = outbox
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, ContactAccepted) and event.created_ticket:
+            await self._notify(
+                event.ticket_id, event.ticket_number, "accepted", f"accepted:{event.ticket_id}"
+            )
+        elif isinstance(event, TicketChanged):
+            kind = NOTICE_OF_ACTION.get(event.action)
+            if kind is None:
+                return
+            key = f"{kind}:{event.ticket_id}:{event.at.isoformat()}"
+            await self._notify(event.ticket_id, event.ticket_number, kind, key)
+            if event.action in RATING_AFTER:
+                await self._notify(
+                    event.ticket_id,
+                    event.ticket_number,
+                    "rating_request",
+                    f"rate:{event.ticket_id}",
+                )
+
+    async def _notify(self, ticket_id: int, number: str, kind: str, dedupe_key: str) -> None:
+        point = await self.tickets.reply_point(ticket_id)
+        if point is None:
+            return
+        channel, recipient = point
+        t = await self.tickets.view(number, SYSTEM)
+        payload: dict[str, Any] = {
+            "ticket_number": number,
+            "subject": t["subject"],
+            "category_name": t["category_name"],
+            "department_name": t["lead_department_name"],
+            "due_at": t["due_at"],
+            "result_text": t["result_text"],
+            "at": t["updated_at"],
+        }
+        await self.outbox.enqueue(channel, kind, recipient, payload, dedupe_key, ticket_id)
