@@ -137,6 +137,7 @@ tickets = Table(
     Column("closed_at", UTCDateTime, nullable=True),
     Column("merged_into", Integer, ForeignKey("tickets.id"), nullable=True),
     Column("split_from", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("query_code", String(32), nullable=True),  # lets a letter writer follow progress
     Column("version", Integer, nullable=False, server_default="1"),
     Index("ix_tickets_state_created", "state", "created_at"),
     Index("ix_tickets_citizen_state", "citizen_id", "state"),
@@ -233,6 +234,7 @@ users = Table(
     Column("department", String(64), ForeignKey("departments.code"), nullable=True),
     Column("locale", String(8), nullable=False, server_default="zh"),
     Column("extension", String(32), nullable=True, unique=True),  # agent's phone endpoint
+    Column("telegram_id", String(64), nullable=True, unique=True),  # for group-bot buttons
     Column("active", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -364,4 +366,27 @@ channel_cursors = Table(
     Column("name", String(64), primary_key=True),  # e.g. imap:INBOX
     Column("value", JSON, nullable=False),  # e.g. {"uidvalidity": 1, "last_uid": 42}
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+mail_threads = Table(
+    "mail_threads",
+    metadata,
+    Column("message_id", String(300), primary_key=True),  # RFC 5322 Message-ID, in or out
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("direction", String(8), nullable=False),  # in / out
+    Column("at", UTCDateTime, nullable=False),
+)
+
+publications = Table(
+    "publications",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("letter", Text, nullable=False),  # personal data removed
+    Column("reply", Text, nullable=False),
+    Column("category", String(64), nullable=True),
+    Column("district", String(64), nullable=True),
+    Column("mailbox", String(64), nullable=True),
+    Column("published_at", UTCDateTime, nullable=False),
+    Index("ix_publications_published", "published_at"),
 )
