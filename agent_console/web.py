@@ -12,7 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from agent_console.messages import t
+from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
+from tickets.calls import CallLog
 from tickets.lifecycle import LifecycleError
 from tickets.model import Role
 from tickets.privacy import Viewer
@@ -34,6 +36,8 @@ class ConsoleServices:
     store: Store
     tickets: TicketService
     accounts: AccountService
+    desk: TelephonyDesk | None = None
+    calls: CallLog | None = None
     secure_cookies: bool = False
 
 

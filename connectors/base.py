@@ -2,15 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tickets.model import AcceptResult, InboundContact
 
 # Where a connector hands a normalized contact; it returns once the contact is durable.
 ContactSink = Callable[[InboundContact], Awaitable[AcceptResult]]
+
+
+@dataclass(frozen=True)
+class ChannelAction:
+    """Something a person did in a chat that the center must act on (a button, a code).
+
+    `kind` is one of: sign, return, rate, bind. `actor_id` is the platform's id of the
+    person (Telegram user id, WeChat OpenID); the center checks it against its own records.
+    """
+
+    channel: str
+    kind: str
+    actor_id: str
+    chat_id: str
+    ticket_number: str = ""
+    reason_code: str = ""
+    reason: str = ""
+    rating: int | None = None
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What the center made of a ChannelAction: done or refused, with text for the chat."""
+
+    ok: bool
+    message: str
+    ticket_number: str = ""
+    department: str = ""
+
+
+# Where a connector hands a ChannelAction; it returns once the outcome is committed.
+ActionSink = Callable[[ChannelAction], Awaitable[ActionOutcome]]
 
 
 @dataclass(frozen=True)
@@ -37,3 +70,73 @@ class Connector(Protocol):
 
     def health(self) -> ConnectorHealth:
         """The channel's state right now."""
+
+
+# -- telephony ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallSignal:
+    """Something that happened on a call, in the center's words (no AMI in it).
+
+    kind: arrived, queued, ringing, ring_no_answer, answered, abandoned,
+    transfer_requested, transfer_answered, transfer_failed, conference_join,
+    conference_leave, survey, hangup, ended, originated, originate_failed.
+    """
+
+    kind: str
+    call_id: str
+    at: datetime
+    caller: str | None = None
+    dialed: str | None = None
+    queue: str | None = None
+    agent: str | None = None  # the agent's interface, e.g. PJSIP/8001
+    detail: str = ""
+    record: dict[str, Any] | None = None  # on "ended": the whole call record
+    reconstructed: bool = False
+
+
+CallSignalSink = Callable[[CallSignal], Awaitable[None]]
+
+
+class CallControlError(Exception):
+    """Asterisk refused or could not do a call-control action; `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Telephony(Protocol):
+    """Call control as the router uses it; every method raises CallControlError."""
+
+    def lines(self) -> Mapping[str, str]:
+        """Transfer lines by short name (110, 119, 120, 12369, …)."""
+
+    def live_call_of_agent(self, agent: str) -> str | None:
+        """The call an agent's interface is talking on now, if any."""
+
+    async def transfer(self, call_id: str, line: str, ticket: str | None = None) -> str:
+        """Blind transfer of the caller to a line; returns Asterisk's message."""
+
+    async def three_way(self, call_id: str, line: str) -> str:
+        """Caller, agent and the line in one conference room."""
+
+    async def hangup(self, call_id: str) -> str:
+        """End the call."""
+
+    async def callback(self, agent: str, number: str, ticket: str | None = None) -> str:
+        """Ring the agent's phone, then dial the citizen."""
+
+    async def queue_login(self, agent: str, name: str) -> str:
+        """Add the agent's interface to the queue."""
+
+    async def queue_logout(self, agent: str) -> str:
+        """Remove the agent's interface from the queue."""
+
+    async def queue_pause(self, agent: str, reason: str) -> str:
+        """No calls offered to the agent until unpaused."""
+
+    async def queue_unpause(self, agent: str) -> str:
+        """Calls offered again."""

@@ -14,11 +14,15 @@ from argon2 import PasswordHasher
 
 from agent_console.app import make_app
 from agent_console.web import ConsoleServices
+from connectors.asterisk.intake import AsteriskConnector
+from connectors.asterisk.session import AmiConfig
 from connectors.base import Connector
 from hotline.settings import Settings
 from router.notices import CitizenNotices
+from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
 from tickets.bus import EventBus, InProcessBus
+from tickets.calls import CallLog
 from tickets.outbox import Outbox, OutboxWorker, Sender
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Store, create_store
@@ -35,6 +39,8 @@ class Center:
     accounts: AccountService
     outbox: Outbox
     app: web.Application
+    calls: CallLog | None = None
+    desk: TelephonyDesk | None = None
     connectors: list[Connector] = field(default_factory=list)
     senders: dict[str, Sender] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -99,11 +105,24 @@ def build(
     )
     accounts = AccountService(store, tickets, settings.session_hours, clock, hasher)
     outbox = Outbox(store, clock)
+    calls = CallLog(store, tickets, clock)
+    desk = TelephonyDesk(
+        tickets,
+        calls,
+        bus,
+        service_level_seconds=settings.asterisk.service_level_seconds,
+        missed_callback_hours=settings.asterisk.missed_callback_hours,
+    )
     app = make_app(
-        ConsoleServices(store=store, tickets=tickets, accounts=accounts),
+        ConsoleServices(store=store, tickets=tickets, accounts=accounts, desk=desk, calls=calls),
         max_body_bytes=settings.max_body_bytes,
     )
-    center = Center(settings, store, bus, tickets, accounts, outbox, app)
+    center = Center(settings, store, bus, tickets, accounts, outbox, app, calls, desk)
+    ami = AmiConfig.from_settings(settings.asterisk)
+    if ami is not None:
+        asterisk = AsteriskConnector(ami, desk.on_signal, lines=settings.asterisk.lines)
+        desk.telephony = asterisk
+        center.connectors.append(asterisk)
     # Who reacts to which committed event: one visible table.
     for subscriber in (CitizenNotices(tickets, outbox),):
         bus.subscribe(subscriber)

@@ -24,6 +24,22 @@ class AsteriskSettings(BaseModel):
     port: int = Field(5038, ge=1, le=65535)
     username: str = "hotline"
     secret: SecretStr = SecretStr("")
+    # Transfer lines by short name → the dial string in asterisk_conf/pjsip.conf.
+    lines: dict[str, str] = {
+        "110": "PJSIP/110@police110",
+        "119": "PJSIP/119@fire119",
+        "120": "PJSIP/120@medical120",
+        "12369": "PJSIP/12369@env12369",
+        "12317": "PJSIP/12317@pov12317",
+    }
+    # Department lines folded into 12345: dialed number → the line's name (kept on the ticket).
+    merged_lines: dict[str, str] = {
+        "12345": "12345政务服务便民热线",
+        "12369": "12369环保举报热线",
+        "12317": "12317扶贫监督热线",
+    }
+    service_level_seconds: float = Field(15, gt=0, le=120)
+    missed_callback_hours: float = Field(2, gt=0, le=72)
 
 
 class WechatSettings(BaseModel):

@@ -35,6 +35,7 @@ class User:
     role: Role
     department: str | None
     locale: str
+    extension: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def _user(row: dict[str, Any]) -> User:
         Role(row["role"]),
         row["department"],
         row["locale"],
+        row.get("extension"),
     )
 
 
@@ -90,10 +92,13 @@ class AccountService:
         department: str | None = None,
         display_name: str = "",
         locale: str = "zh",
+        extension: str | None = None,
     ) -> User:
         """Create an account; department handlers and police must belong to a unit."""
         if not _USERNAME.match(username):
             raise InvalidField("username: 2-64 letters, digits, . _ -", field="username")
+        if extension is not None and not extension.isdigit():
+            raise InvalidField("extension: the digits of the agent's phone", field="extension")
         if len(password) < 8:
             raise InvalidField("password: at least 8 characters", field="password")
         if role in (Role.DEPARTMENT, Role.POLICE):
@@ -116,11 +121,12 @@ class AccountService:
                     "role": role.value,
                     "department": department,
                     "locale": locale,
+                    "extension": extension,
                     "active": True,
                     "created_at": self.clock(),
                 }
             )
-        return User(uid, username, display_name or username, role, department, locale)
+        return User(uid, username, display_name or username, role, department, locale, extension)
 
     async def set_password(self, username: str, password: str) -> None:
         """Change a password (operators: ``hotline user passwd``)."""

@@ -50,3 +50,49 @@ class DeadlinesRecomputed(DomainEvent):
     """Provisional deadlines were recomputed after the holiday table changed."""
 
     ticket_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CallOffered(DomainEvent):
+    """An agent's phone rings: the screen pop, with what the center knows of the caller."""
+
+    call_id: str
+    caller: str | None
+    dialed: str | None
+    queue: str | None
+    agent: str
+    agent_username: str | None
+    history: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class CallAnswered(DomainEvent):
+    """An agent answered; the call is a contact on `ticket_number`."""
+
+    call_id: str
+    agent: str
+    agent_username: str | None
+    ticket_number: str | None
+
+
+@dataclass(frozen=True)
+class CallFinished(DomainEvent):
+    """The call ended; `figures` are its timings (wait, talk, within service level...)."""
+
+    call_id: str
+    ticket_number: str | None
+    agent_username: str | None
+    abandoned: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransferOutcome(DomainEvent):
+    """A transfer (or three-way call) reached its line, or failed and why."""
+
+    call_id: str
+    line: str
+    ok: bool
+    reason: str
+    ticket_number: str | None
+    agent_username: str | None

@@ -131,11 +131,16 @@ def _contact_values(
     }
 
 
+# What a connector may add to the timeline about where a contact came from.
+TIMELINE_EXTRAS = ("call_id", "recording", "line", "message_id", "mailbox")
+
+
 def _contact_payload(c: InboundContact, contact_id: int) -> dict[str, Any]:
     return {
         "contact_id": contact_id,
         "channel": c.channel.value,
         "received_at": c.received_at.isoformat(),
+        **{k: str(c.extra[k]) for k in TIMELINE_EXTRAS if c.extra.get(k)},
     }
 
 

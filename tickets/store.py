@@ -39,12 +39,17 @@ from tickets.tables import (
     api_keys,
     audit_log,
     calendar_overrides,
+    call_marks,
+    calls,
     categories,
+    channel_cursors,
     citizens,
     contacts,
     departments,
     dispatches,
+    mail_threads,
     outbox,
+    publications,
     ratings,
     sessions,
     ticket_departments,
@@ -622,6 +627,74 @@ class Tx:
             q = q.where(outbox.c.ticket_id == ticket_id)
         return _rows((await self.conn.execute(q)).mappings())
 
+    # -- calls -----------------------------------------------------------------------
+
+    async def save_call(self, values: Mapping[str, Any]) -> None:
+        """Insert or update a call by its Asterisk call id (later facts win)."""
+        stmt = self._insert(calls).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["call_id"],
+            set_={k: stmt.excluded[k] for k in values if k != "call_id"},
+        )
+        await self.conn.execute(stmt)
+
+    async def update_call(self, call_id: str, values: Mapping[str, Any]) -> bool:
+        result = await self.conn.execute(
+            calls.update().where(calls.c.call_id == call_id).values(**values)
+        )
+        return bool(result.rowcount)
+
+    async def add_call_marks(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(call_marks.insert(), [dict(r) for r in rows])
+
+    async def call(self, call_id: str) -> Row | None:
+        row = (
+            (await self.conn.execute(select(calls).where(calls.c.call_id == call_id)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    async def call_marks_of(self, call_id: str) -> list[Row]:
+        q = select(call_marks).where(call_marks.c.call_id == call_id).order_by(call_marks.c.id)
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def calls_between(self, start: datetime, end: datetime) -> list[Row]:
+        q = select(calls).where(calls.c.started_at >= start, calls.c.started_at < end)
+        return _rows((await self.conn.execute(q.order_by(calls.c.id))).mappings())
+
+    async def calls_of_ticket(self, ticket_id: int) -> list[Row]:
+        q = select(calls).where(calls.c.ticket_id == ticket_id).order_by(calls.c.id)
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def missed_calls(self, done: bool = False) -> list[Row]:
+        """Abandoned calls waiting for (or given) a callback."""
+        q = select(calls).where(calls.c.abandoned.is_(True), calls.c.callback_due_at.is_not(None))
+        q = q.where(
+            calls.c.callback_done_at.is_not(None) if done else calls.c.callback_done_at.is_(None)
+        )
+        return _rows((await self.conn.execute(q.order_by(calls.c.callback_due_at))).mappings())
+
+    async def tickets_of_citizen_by_phone(self, phone: str, limit: int = 10) -> list[Row]:
+        """A caller's tickets, newest first (the screen pop's history)."""
+        q = (
+            select(tickets)
+            .join(citizens, citizens.c.id == tickets.c.citizen_id)
+            .where(citizens.c.phone == phone)
+            .order_by(tickets.c.id.desc())
+            .limit(limit)
+        )
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def user_by_extension(self, extension: str) -> Row | None:
+        row = (
+            (await self.conn.execute(select(users).where(users.c.extension == extension)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
     # -- accounts, sessions, keys, audit -----------------------------------------------
 
     async def insert_user(self, values: Mapping[str, Any]) -> int:
@@ -667,6 +740,116 @@ class Tx:
         if ticket_id is not None:
             q = q.where(audit_log.c.ticket_id == ticket_id)
         return _rows((await self.conn.execute(q)).mappings())
+
+    # -- mayor's mailbox: IMAP cursors, mail threads, query codes, publications ---------
+
+    async def channel_cursor(self, name: str) -> dict[str, Any] | None:
+        """A channel's durable position (e.g. IMAP UIDVALIDITY and last UID)."""
+        q = select(channel_cursors.c.value).where(channel_cursors.c.name == name)
+        value = (await self.conn.execute(q)).scalar_one_or_none()
+        return dict(value) if value is not None else None
+
+    async def put_channel_cursor(self, name: str, value: Mapping[str, Any], at: datetime) -> None:
+        stmt = self._insert(channel_cursors).values(name=name, value=dict(value), updated_at=at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": dict(value), "updated_at": at}
+        )
+        await self.conn.execute(stmt)
+
+    async def add_mail_thread(
+        self, message_id: str, ticket_id: int, direction: str, at: datetime
+    ) -> None:
+        """Remember which ticket a Message-ID belongs to (once; a repeat changes nothing)."""
+        stmt = (
+            self._insert(mail_threads)
+            .values(message_id=message_id, ticket_id=ticket_id, direction=direction, at=at)
+            .on_conflict_do_nothing(index_elements=["message_id"])
+        )
+        await self.conn.execute(stmt)
+
+    async def ticket_of_messages(self, message_ids: Sequence[str]) -> Row | None:
+        """The ticket one of these Message-IDs belongs to (the latest known), if any."""
+        if not message_ids:
+            return None
+        q = (
+            select(tickets)
+            .join(mail_threads, mail_threads.c.ticket_id == tickets.c.id)
+            .where(mail_threads.c.message_id.in_(list(message_ids)))
+            .order_by(mail_threads.c.at.desc())
+            .limit(1)
+        )
+        row = (await self.conn.execute(q)).mappings().first()
+        return dict(row) if row else None
+
+    async def mail_threads_of(self, ticket_id: int) -> list[Row]:
+        q = (
+            select(mail_threads)
+            .where(mail_threads.c.ticket_id == ticket_id)
+            .order_by(mail_threads.c.at, mail_threads.c.message_id)
+        )
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def set_query_code(self, ticket_id: int, code: str) -> str:
+        """Give the ticket this query code unless it has one; returns the one it has."""
+        await self.conn.execute(
+            tickets.update()
+            .where(tickets.c.id == ticket_id, tickets.c.query_code.is_(None))
+            .values(query_code=code)
+        )
+        q = select(tickets.c.query_code).where(tickets.c.id == ticket_id)
+        return str((await self.conn.execute(q)).scalar_one())
+
+    async def upsert_publication(self, values: Mapping[str, Any]) -> None:
+        stmt = self._insert(publications).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["ticket_id"],
+            set_={k: v for k, v in values.items() if k != "ticket_id"},
+        )
+        await self.conn.execute(stmt)
+
+    async def list_publications(
+        self,
+        *,
+        category: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[Row], int]:
+        """Published letters, newest first, by category (or its children) and time range."""
+        conds: list[ColumnElement[bool]] = []
+        if category:
+            conds.append(
+                or_(
+                    publications.c.category == category,
+                    publications.c.category.in_(
+                        select(categories.c.code).where(categories.c.parent_code == category)
+                    ),
+                )
+            )
+        if since is not None:
+            conds.append(publications.c.published_at >= since)
+        if until is not None:
+            conds.append(publications.c.published_at < until)
+        where = and_(*conds) if conds else text("1=1")
+        total = int(
+            (
+                await self.conn.execute(
+                    select(func.count()).select_from(publications).where(where)
+                )
+            ).scalar_one()
+        )
+        q = (
+            select(publications, tickets.c.number)
+            .join(tickets, tickets.c.id == publications.c.ticket_id)
+            .where(where)
+            .order_by(publications.c.published_at.desc(), publications.c.ticket_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return _rows((await self.conn.execute(q)).mappings()), total
+
+    # -- end of mayor's mailbox ---------------------------------------------------------
 
     async def ping(self) -> None:
         await self.conn.execute(text("SELECT 1"))

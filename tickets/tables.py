@@ -301,6 +301,11 @@ calls = Table(
     Column("hangup_cause", Integer, nullable=True),
     Column("survey", String(8), nullable=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=True),
+    Column("agent_username", String(64), nullable=True),
+    Column("reconstructed", Boolean, nullable=False, server_default="0"),
+    Column("callback_due_at", UTCDateTime, nullable=True),  # missed calls are called back
+    Column("callback_done_at", UTCDateTime, nullable=True),
+    Column("callback_by", String(64), nullable=True),
     Column("record", JSON, nullable=False),  # the tracker's whole record: transfers, members
     Index("ix_calls_started", "started_at"),
     Index("ix_calls_ticket", "ticket_id"),

@@ -88,10 +88,14 @@ class _SecretLike(Protocol):
 
 
 class _AsteriskSettingsLike(Protocol):
-    host: str | None
-    port: int
-    username: str
-    secret: _SecretLike
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def secret(self) -> _SecretLike: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -703,3 +703,22 @@ def apply(state: TrackerState, event: AmiEvent) -> Result:
     if handler is None:
         return state, []
     return handler(state, event)
+
+
+def channels_of(state: TrackerState, call_id: str) -> tuple[str | None, str | None]:
+    """The caller's and the answering agent's channel names of a live call (None if unknown)."""
+    call = state.calls.get(call_id)
+    if call is None:
+        return None, None
+    by_uniqueid = {u: name for name, u in state.names.items()}
+    caller = by_uniqueid.get(call.first)
+    agent = by_uniqueid.get(call.agent_leg) if call.agent_leg else None
+    return caller, agent
+
+
+def call_of_agent(state: TrackerState, interface: str) -> str | None:
+    """The live call an agent's interface answered, if any."""
+    for call_id, call in state.calls.items():
+        if call.record.agent == interface and call.live:
+            return call_id
+    return None
