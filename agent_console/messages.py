@@ -102,6 +102,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "error.conflict": ("工单正被他人修改,请重试", "Someone else is changing this ticket; retry"),
     "error.not_found": ("页面不存在", "Not found"),
     "error.internal": ("服务器内部错误", "Internal server error"),
+    "error.telephony_off": (
+        "电话系统未接入(未配置 asterisk.host)",
+        "Telephony is off (no asterisk.host)",
+    ),
+    "error.no_live_call": ("您当前没有通话:{detail}", "You are not on a call: {detail}"),
+    "error.call_control_failed": ("话务操作失败:{detail}", "Call control failed: {detail}"),
     # console
     "app.title": ("12345政务服务便民热线", "12345 Government Service Hotline"),
     "app.short": ("12345热线", "12345 Hotline"),

@@ -37,6 +37,22 @@ class NoLiveCall(Exception):
     """The agent is not on a call (or has no phone extension)."""
 
 
+class CallFailed(Exception):
+    """Asterisk refused or could not do it; `message` is Asterisk's own words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def _asked(work: Awaitable[str]) -> str:
+    try:
+        return await work
+    except CallControlError as e:
+        raise CallFailed(e.code, e.message) from e
+
+
 @dataclass
 class LiveCall:
     """What the desk holds about a call in progress."""
@@ -282,7 +298,7 @@ class TelephonyDesk:
         number = ticket or (call.ticket_number if call else None)
         if call is not None:
             call.transfer_line = line
-        message = await telephony.transfer(call_id, line, number)
+        message = await _asked(telephony.transfer(call_id, line, number))
         if line == "110" and number:
             await self._hand_to_police(viewer, number, call_id)
         return {"call_id": call_id, "line": line, "status": "requested", "message": message}
@@ -295,7 +311,7 @@ class TelephonyDesk:
         call = self.live.get(call_id)
         if call is not None:
             call.transfer_line = line
-        room = await telephony.three_way(call_id, line)
+        room = await _asked(telephony.three_way(call_id, line))
         number = ticket or (call.ticket_number if call else None)
         if line == "110" and number:
             await self._hand_to_police(viewer, number, call_id)
@@ -312,7 +328,7 @@ class TelephonyDesk:
     async def hangup(self, extension: str | None) -> dict[str, Any]:
         """End the agent's call."""
         telephony, _, call_id = self._agent_call(extension)
-        return {"call_id": call_id, "message": await telephony.hangup(call_id)}
+        return {"call_id": call_id, "message": await _asked(telephony.hangup(call_id))}
 
     async def callback(
         self, viewer: Viewer, extension: str | None, number: str, ticket: str | None = None
@@ -321,7 +337,7 @@ class TelephonyDesk:
         telephony = self._control()
         if not extension:
             raise NoLiveCall("no phone extension is set for this agent")
-        message = await telephony.callback(f"PJSIP/{extension}", number, ticket)
+        message = await _asked(telephony.callback(f"PJSIP/{extension}", number, ticket))
         return {"status": "calling", "message": message}
 
     async def queue(
@@ -333,14 +349,14 @@ class TelephonyDesk:
             raise NoLiveCall("no phone extension is set for this agent")
         interface = f"PJSIP/{extension}"
         if action == "login":
-            return await telephony.queue_login(interface, viewer.username)
+            return await _asked(telephony.queue_login(interface, viewer.username))
         if action == "logout":
-            return await telephony.queue_logout(interface)
+            return await _asked(telephony.queue_logout(interface))
         if action == "pause":
-            return await telephony.queue_pause(interface, reason or "break")
+            return await _asked(telephony.queue_pause(interface, reason or "break"))
         if action == "unpause":
-            return await telephony.queue_unpause(interface)
-        raise CallControlError("invalid_request", f"unknown queue action {action!r}")
+            return await _asked(telephony.queue_unpause(interface))
+        raise CallFailed("invalid_request", f"unknown queue action {action!r}")
 
     def survey_level(self, digit: str | None) -> RatingLevel | None:
         """The rating a caller pressed (1–5), None for no answer."""

@@ -314,3 +314,13 @@ async def test_health_and_openapi(anon: TestClient[Any, Any]) -> None:
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/tickets/{number}/actions/{action}" in spec["paths"]
     assert "/api/v1/contacts" in spec["paths"]
+
+
+async def test_telephony_off_is_said_plainly(login: Any) -> None:
+    agent = await login("agent")
+    status = await agent.call("GET", "/api/v1/telephony")
+    assert status["enabled"] is False and status["lines"] == []
+    err = await agent.call("POST", "/api/v1/calls/transfer", {"line": "110"}, status=503)
+    assert err["error"]["code"] == "telephony_off"
+    police = await login("police")
+    await police.call("POST", "/api/v1/calls/hangup", status=403)
