@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 from aiohttp import web
 
+from connectors.asterisk.replay import replay_file
 from hotline.bootstrap import Center, build
 from hotline.demo import load_demo, load_standard_categories
 from hotline.settings import Settings, SettingsError, load_settings, masked
@@ -223,6 +224,7 @@ def user() -> None:
     required=True,
 )
 @click.option("--department", help="Department code (department and police users).")
+@click.option("--extension", help="The agent's phone extension (e.g. 8001).")
 @click.option("--name", "display_name", default="", help="Display name.")
 @click.option(
     "--password",
@@ -238,6 +240,7 @@ def user_add(
     username: str,
     role: str,
     department: str | None,
+    extension: str | None,
     display_name: str,
     password: str,
     data_dir: Path | None,
@@ -247,7 +250,12 @@ def user_add(
     u = _run(
         settings,
         lambda c: c.accounts.add_user(
-            username, password, Role(role), department=department, display_name=display_name
+            username,
+            password,
+            Role(role),
+            department=department,
+            display_name=display_name,
+            extension=extension,
         ),
     )
     click.echo(f"created {u.username} ({u.role.value})")
@@ -269,6 +277,56 @@ def user_passwd(ctx: click.Context, username: str, password: str, data_dir: Path
     settings = _settings(ctx.find_root(), data_dir=data_dir)
     _run(settings, lambda c: c.accounts.set_password(username, password))
     click.echo(f"password of {username} changed")
+
+
+@main.group()
+def ami() -> None:
+    """Asterisk tools for operators."""
+
+
+@ami.command("replay")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per call.")
+def ami_replay(file: Path, as_json: bool) -> None:
+    """Feed a captured AMI log through the call tracker and print the calls it makes."""
+    result = replay_file(file)
+    unfinished = [c.record for c in result.state.calls.values()]
+    for record, done in [(r, True) for r in result.records] + [(r, False) for r in unfinished]:
+        call: dict[str, Any] = {
+            "call_id": record.call_id,
+            "finished": done,
+            "caller": record.caller,
+            "dialed": record.dialed,
+            "queue": record.queue,
+            "wait": record.queue_wait,
+            "answered_by": record.agent,
+            "ring": record.ring_time,
+            "talk": record.talk_time,
+            "abandoned": record.abandoned,
+            "transfers": [
+                {"kind": t.kind, "target": t.target, "outcome": t.outcome, "setup": t.setup_time}
+                for t in record.transfers
+            ],
+            "conference_members": list(record.conference_members),
+            "hangup_cause": record.hangup_cause,
+            "survey": record.survey,
+        }
+        if as_json:
+            click.echo(json.dumps(call, ensure_ascii=False))
+        else:
+            moves = ", ".join(f"{t.kind}→{t.target} ({t.outcome})" for t in record.transfers)
+            click.echo(
+                f"{record.call_id}  from {record.caller or '-'} to {record.dialed or '-'}  "
+                f"queue {record.queue or '-'} wait {record.queue_wait}s  "
+                f"answered by {record.agent or '-'} talk {record.talk_time}s  "
+                f"cause {record.hangup_cause}{'  ' + moves if moves else ''}"
+                f"{'' if done else '  (unfinished)'}"
+            )
+    if not as_json:
+        click.echo(
+            f"{result.events} events, {len(result.records)} calls finished, "
+            f"{len(unfinished)} unfinished, {len(result.errors)} malformed frames skipped"
+        )
 
 
 @main.group()

@@ -117,3 +117,17 @@ def test_users_and_api_keys(tmp_path: Path) -> None:
     )
     key = run("apikey", "add", "sms-gateway", "--data-dir", data).strip()
     assert key.startswith("hk_") and len(key) > 30
+
+
+TRACES = Path(__file__).parents[1].parent / "shared" / "ami-traces"
+
+
+def test_ami_replay_prints_the_calls_of_a_capture() -> None:
+    trace = TRACES / "real-asterisk-22.10.1__blind-transfer-to-110.ami"
+    (line,) = run("ami", "replay", "--json", str(trace)).strip().splitlines()
+    call = json.loads(line)
+    assert call["caller"] == "13800138003" and call["queue"] == "hotline"
+    assert call["answered_by"] == "PJSIP/8001" and call["hangup_cause"] == 16
+    assert call["transfers"][0]["kind"] == "blind" and call["transfers"][0]["outcome"] == "ANSWER"
+    text = run("ami", "replay", str(TRACES / "goami2__sip_call_answered_newexten.ami"))
+    assert "malformed frames skipped" in text
