@@ -17,6 +17,7 @@ from aiohttp import web
 from connectors.asterisk.replay import replay_file
 from hotline.bootstrap import Center, build
 from hotline.demo import load_demo, load_standard_categories
+from hotline.runtime import tune_gc
 from hotline.settings import Settings, SettingsError, load_settings, masked
 from tickets.model import Role
 from tickets.privacy import Viewer
@@ -91,6 +92,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         await _first_start(center, demo)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
+        tune_gc()
         url = f"http://{settings.host}:{settings.port}/"
         click.echo(
             f"Hotline 12345 is serving on {url}  (database: {_db_label(settings)})", err=False

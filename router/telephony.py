@@ -19,7 +19,13 @@ from connectors.base import CallControlError, CallSignal, Telephony
 from router.call_timing import TimingMark, call_figures
 from tickets.bus import EventBus
 from tickets.calls import CallLog
-from tickets.events import CallAnswered, CallFinished, CallOffered, TransferOutcome
+from tickets.events import (
+    CallAnswered,
+    CallerHistory,
+    CallFinished,
+    CallOffered,
+    TransferOutcome,
+)
 from tickets.lifecycle import Action, LifecycleError
 from tickets.model import Channel, CitizenIdentity, InboundContact, RatingLevel
 from tickets.privacy import Viewer
@@ -66,6 +72,7 @@ class LiveCall:
     agent_username: str | None = None
     ticket_number: str | None = None
     ticket_id: int | None = None
+    answered_at: datetime | None = None
     survey: str | None = None
     reconstructed: bool = False
     transfer_line: str | None = None
@@ -116,9 +123,15 @@ class TelephonyDesk:
             await handler(self, call, s)
 
     async def _ringing(self, call: LiveCall, s: CallSignal) -> None:
+        # The pop goes out at once with the caller's number; if their history is still
+        # being read, it follows in its own event and the console fills it in.
         agent = s.agent or ""
         username = await self.calls.agent_username(agent)
-        history = await call.history if call.history is not None else ()
+        lookup = call.history
+        ready = lookup is not None and lookup.done() and not lookup.cancelled()
+        history = (
+            lookup.result() if ready and lookup is not None and not lookup.exception() else None
+        )
         await self.bus.publish(
             CallOffered(
                 at=s.at,
@@ -126,6 +139,26 @@ class TelephonyDesk:
                 caller=call.caller,
                 dialed=call.dialed,
                 queue=call.queue,
+                agent=agent,
+                agent_username=username,
+                history=history,
+            )
+        )
+        if history is None and lookup is not None:
+            self._later(self._history_follows(call, lookup, agent, username))
+
+    async def _history_follows(
+        self,
+        call: LiveCall,
+        lookup: asyncio.Task[tuple[dict[str, Any], ...]],
+        agent: str,
+        username: str | None,
+    ) -> None:
+        history = await lookup
+        await self.bus.publish(
+            CallerHistory(
+                at=call.started_at,
+                call_id=call.call_id,
                 agent=agent,
                 agent_username=username,
                 history=history,
@@ -155,7 +188,7 @@ class TelephonyDesk:
         result = await self.tickets.accept(contact)
         call.ticket_number = result.ticket_number
         call.ticket_id = result.ticket_id
-        await self.calls.save(self._row(call, answered_at=at))
+        call.answered_at = at  # the call's row is written once, when it ends
         await self.bus.publish(
             CallAnswered(
                 at=at,
@@ -246,6 +279,7 @@ class TelephonyDesk:
             "survey": call.survey,
             "reconstructed": call.reconstructed,
             "ticket_id": call.ticket_id,
+            "answered_at": call.answered_at,
             "record": {},
         }
         row.update(extra)
@@ -266,6 +300,11 @@ class TelephonyDesk:
         call.tail = asyncio.create_task(chained())
         self._writes.add(call.tail)
         call.tail.add_done_callback(self._writes.discard)
+
+    def _later(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def drain(self) -> None:
         """Wait for queued writes (tests, shutdown)."""

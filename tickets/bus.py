@@ -18,10 +18,15 @@ log = logging.getLogger(__name__)
 Handler = Callable[[DomainEvent], Awaitable[None]]
 
 
+InlineHandler = Callable[[DomainEvent], None]
+
+
 class EventBus(Protocol):
     """Publish committed events; subscribers must never be able to break the publisher."""
 
     def subscribe(self, handler: Handler) -> Callable[[], None]: ...
+
+    def subscribe_inline(self, handler: InlineHandler) -> Callable[[], None]: ...
 
     async def publish(self, event: DomainEvent) -> None: ...
 
@@ -31,6 +36,7 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
+        self._inline: list[InlineHandler] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     def subscribe(self, handler: Handler) -> Callable[[], None]:
@@ -43,8 +49,26 @@ class InProcessBus:
 
         return unsubscribe
 
+    def subscribe_inline(self, handler: InlineHandler) -> Callable[[], None]:
+        """A handler that only hands the event on (e.g. to a socket's queue) and never waits.
+
+        It runs inside `publish`, before the awaiting handlers: what a screen pop needs.
+        """
+        self._inline.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._inline:
+                self._inline.remove(handler)
+
+        return unsubscribe
+
     async def publish(self, event: DomainEvent) -> None:
         """Hand the event to every subscriber without waiting for them."""
+        for inline in list(self._inline):
+            try:
+                inline(event)
+            except Exception:
+                log.exception("inline event handler %r failed on %s", inline, event.name)
         for handler in list(self._handlers):
             task = asyncio.create_task(self._deliver(handler, event))
             self._tasks.add(task)

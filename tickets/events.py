@@ -62,7 +62,17 @@ class CallOffered(DomainEvent):
     queue: str | None
     agent: str
     agent_username: str | None
-    history: tuple[dict[str, Any], ...] = ()
+    history: tuple[dict[str, Any], ...] | None = ()  # None: still being read, CallerHistory follows
+
+
+@dataclass(frozen=True)
+class CallerHistory(DomainEvent):
+    """The caller's previous and open tickets, for a pop that went out before they were read."""
+
+    call_id: str
+    agent: str
+    agent_username: str | None
+    history: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)

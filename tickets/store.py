@@ -42,11 +42,13 @@ from tickets.tables import (
     call_marks,
     calls,
     categories,
+    channel_bindings,
     channel_cursors,
     citizens,
     contacts,
     departments,
     dispatches,
+    link_codes,
     mail_threads,
     outbox,
     publications,
@@ -105,6 +107,16 @@ _OPEN_TICKETS_OF = (
     )
     .order_by(tickets.c.last_contact_at.desc())
 )
+
+
+@functools.cache
+def _save_call_statement(dialect: str, keys: tuple[str, ...]) -> Any:
+    # Upserts are costly to build (the `excluded` namespace); each key set is built once.
+    mod = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(calls).values({k: bindparam(k) for k in keys})
+    return stmt.on_conflict_do_update(
+        index_elements=["call_id"], set_={k: stmt.excluded[k] for k in keys if k != "call_id"}
+    )
 
 
 @functools.cache
@@ -631,12 +643,8 @@ class Tx:
 
     async def save_call(self, values: Mapping[str, Any]) -> None:
         """Insert or update a call by its Asterisk call id (later facts win)."""
-        stmt = self._insert(calls).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["call_id"],
-            set_={k: stmt.excluded[k] for k in values if k != "call_id"},
-        )
-        await self.conn.execute(stmt)
+        stmt = _save_call_statement(self.dialect, tuple(sorted(values)))
+        await self.conn.execute(stmt, dict(values))
 
     async def update_call(self, call_id: str, values: Mapping[str, Any]) -> bool:
         result = await self.conn.execute(
@@ -850,6 +858,64 @@ class Tx:
         return _rows((await self.conn.execute(q)).mappings()), total
 
     # -- end of mayor's mailbox ---------------------------------------------------------
+
+    # -- messaging channels: WeChat and Telegram (issue 6) --------------------------------
+
+    async def user_by_telegram_id(self, telegram_id: str) -> Row | None:
+        """The staff member whose account carries this Telegram user id."""
+        q = select(users).where(users.c.telegram_id == telegram_id)
+        row = (await self.conn.execute(q)).mappings().first()
+        return dict(row) if row else None
+
+    async def insert_link_code(self, values: Mapping[str, Any]) -> None:
+        await self.conn.execute(link_codes.insert().values(**values))
+
+    async def use_link_code(self, code: str, channel: str, now: datetime) -> Row | None:
+        """Spend a one-time code: the row if it was unused and unexpired, else None."""
+        stmt = (
+            link_codes.update()
+            .where(
+                link_codes.c.code == code,
+                link_codes.c.channel == channel,
+                link_codes.c.used_at.is_(None),
+                link_codes.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(link_codes.c.code, link_codes.c.department, link_codes.c.created_by)
+        )
+        row = (await self.conn.execute(stmt)).mappings().first()
+        return dict(row) if row else None
+
+    async def bind_chat(self, values: Mapping[str, Any]) -> None:
+        """Bind a chat to a department (a chat moved to another department is rebound)."""
+        stmt = self._insert(channel_bindings).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["channel", "chat_id"],
+            set_={k: v for k, v in values.items() if k not in ("channel", "chat_id")},
+        )
+        await self.conn.execute(stmt)
+
+    async def chat_bindings(
+        self, channel: str, departments: Sequence[str] | None = None
+    ) -> list[Row]:
+        """Chats bound on `channel`, optionally only those of some departments."""
+        q = select(channel_bindings).where(channel_bindings.c.channel == channel)
+        if departments is not None:
+            q = q.where(channel_bindings.c.department.in_(list(departments)))
+        q = q.order_by(channel_bindings.c.department, channel_bindings.c.chat_id)
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def last_contact_from(self, channel: str, kind: str, value: str) -> datetime | None:
+        """When a citizen known by (kind, value) last wrote on `channel` (48-hour windows)."""
+        q = (
+            select(func.max(contacts.c.received_at))
+            .join(citizens, citizens.c.id == contacts.c.citizen_id)
+            .where(citizens.c[kind] == value, contacts.c.channel == channel)
+        )
+        found: datetime | None = (await self.conn.execute(q)).scalar_one_or_none()
+        return found
+
+    # -- end of messaging channels -------------------------------------------------------
 
     async def ping(self) -> None:
         await self.conn.execute(text("SELECT 1"))

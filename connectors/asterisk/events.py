@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connectors.asterisk import dialplan
 from connectors.asterisk.frames import Frame
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 _UNKNOWN = "<unknown>"
+OUR_VARIABLES = frozenset(dialplan.VARIABLES)
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+(;\d)?(<\w+>)?$")
 
 
@@ -547,8 +549,12 @@ DECODERS: Mapping[str, Decoder] = {
 
 def decode(frame: Frame, received_at: datetime) -> AmiEvent:
     """Typed event for an `Event:` frame; never raises (damaged input gives `UnknownEvent`)."""
+    name = frame.get("Event", "")
+    if name == "VarSet" and frame.get("Variable", "").lstrip("_") not in OUR_VARIABLES:
+        # Most of a call's events are VarSets of the dialplan's own variables: skip them cheaply.
+        return UnknownEvent(name, received_at, "not modelled")
     at = event_time(frame, received_at)
-    decoder = DECODERS.get(frame.get("Event", ""))
+    decoder = DECODERS.get(name)
     if decoder is None:
         return UnknownEvent(frame.get("Event", ""), at, "not modelled")
     return decoder(frame, at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -48,6 +48,15 @@ class Frame(Mapping[str, str]):
         for key, value in pairs:
             index.setdefault(key.lower(), []).append(value)
         self._index = {key: tuple(values) for key, values in index.items()}
+
+    @classmethod
+    def _built(cls, pairs: tuple[tuple[str, str], ...], index: dict[str, tuple[str, ...]]) -> Frame:
+        """A frame whose index the fast parser already made."""
+        frame = cls.__new__(cls)
+        frame._pairs = pairs
+        frame.output = ()
+        frame._index = index
+        return frame
 
     @classmethod
     def of(cls, *pairs: tuple[str, str], output: tuple[str, ...] = ()) -> Frame:
@@ -138,7 +147,9 @@ class FrameParser:
     what parsing it in one piece yields.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, skip: Callable[[bytes], bool] | None = None) -> None:
+        # `skip` may drop whole plain blocks unread (e.g. VarSets of other variables).
+        self._skip = skip
         self._partial = bytearray()
         self._skipping_long_line = False
         self._lines: list[str] = []
@@ -152,6 +163,37 @@ class FrameParser:
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogatepass")
         out: list[Message] = []
+        start = 0
+        if not self._clean():
+            # Finish the block in progress carefully; whole blocks after it can go fast.
+            first = data.find(b"\r\n\r\n")
+            if first < 0:
+                self._careful(data, out)
+                return out
+            self._careful(data[: first + 4], out)
+            data = data[first + 4 :]
+        if self._clean():
+            # Fast path: whole blocks are split at once; anything unusual in a block takes
+            # the careful line-by-line path below, which gives the same result for it.
+            end = data.rfind(b"\r\n\r\n")
+            if end >= 0:
+                skip = self._skip
+                for block in data[:end].split(b"\r\n\r\n"):
+                    if skip is not None and skip(block):
+                        continue
+                    frame = _plain_frame(block)
+                    if frame is None:
+                        self._careful(block + b"\r\n\r\n", out)
+                    else:
+                        out.append(frame)
+                start = end + 4
+        self._careful(data[start:], out)
+        return out
+
+    def _clean(self) -> bool:
+        return not (self._partial or self._lines or self._skipping_long_line or self._in_output)
+
+    def _careful(self, data: bytes, out: list[Message]) -> None:
         start = 0
         while True:
             newline = data.find(b"\n", start)
@@ -170,7 +212,6 @@ class FrameParser:
                 self._partial.clear()
                 self._skipping_long_line = True
                 self._mark_corrupt(f"line longer than {MAX_LINE} bytes")
-        return out
 
     def close(self) -> list[Message]:
         """End of stream: flush the last unterminated line and block."""
@@ -264,6 +305,42 @@ class FrameParser:
         self._output = []
         self._in_output = False
         self._corrupt = None
+
+
+_KEY_LOWER: dict[str, str] = {}  # header names seen and found valid, with their lower case
+
+
+def _plain_frame(block: bytes) -> Frame | None:
+    """A block of plain `Key: Value` lines as a Frame; None if it needs the careful path."""
+    if not block or len(block) > MAX_LINE or block[:1] == b"[":
+        return None
+    text = block.decode("utf-8", "replace")
+    if "\n" in text.replace("\r\n", "") or text.startswith(BANNER_PREFIX):
+        return None
+    pairs: list[tuple[str, str]] = []
+    index: dict[str, list[str]] = {}
+    lowers = _KEY_LOWER
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        lowered = lowers.get(key)
+        if lowered is None:
+            if not sep or not key.isascii() or not key.isprintable() or " " in key or ":" in key:
+                return None
+            if len(lowers) < 4096:  # header names are few; never let odd input grow this
+                lowers[key] = key.lower()
+            lowered = key.lower()
+        elif not sep:
+            return None
+        pairs.append((key, value))
+        values = index.get(lowered)
+        if values is None:
+            index[lowered] = [value]
+        else:
+            values.append(value)
+    heads = sum(len(index.get(k, ())) for k in ("event", "response", "action"))
+    if heads != 1 or index.get("response") == ["Follows"] or len(pairs) > MAX_LINES_PER_FRAME:
+        return None
+    return Frame._built(tuple(pairs), {k: tuple(v) for k, v in index.items()})
 
 
 def parse_frames(data: bytes | str) -> list[Message]:

@@ -248,6 +248,16 @@ class _Link:
 Headers = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
 
 
+def _noise(block: bytes) -> bool:
+    """Dialplan chatter nobody here reads: VarSets of other variables, Newexten steps.
+
+    Dropped before parsing (most of a call's events are these), unless one of our variables.
+    """
+    if block.startswith(b"Event: VarSet\r\n"):
+        return b"HOTLINE_" not in block
+    return block.startswith(b"Event: Newexten\r\n")
+
+
 class AmiSession:
     """The AMI session; feed for the call tracker and carrier of call-control actions."""
 
@@ -463,7 +473,7 @@ class AmiSession:
                 reader, writer = await asyncio.open_connection(cfg.host, cfg.port)
         except (OSError, TimeoutError) as exc:
             raise AmiConnectionError(f"cannot reach AMI at {cfg.host}:{cfg.port}") from exc
-        link = _Link(reader, writer, FrameParser(), [])
+        link = _Link(reader, writer, FrameParser(skip=_noise), [])
         try:
             await self._login(link)
         except BaseException:
