@@ -409,7 +409,33 @@ async def load_reference_data(tickets: TicketService) -> None:
                     **c,
                 }
             )
+        await tx.replace_dispatch_rules(demo_rules(tickets.clock()))
     await tickets.load_reference()
+
+
+def demo_rules(at: datetime) -> list[dict[str, Any]]:
+    """One rule per leaf category (urgent ones dispatched at once), plus district rules."""
+    urgent = {c["code"] for c in LEAF_CATEGORIES if c.get("urgent")}
+    rules = [
+        {
+            "category": category,
+            "district": None,
+            "keywords": [],
+            "lead_department": lead,
+            "co_departments": ["eco"] if category == "complaint.noise" else [],
+            "auto_dispatch": category in urgent,
+            "priority": 0,
+            "active": True,
+            "updated_by": "demo",
+            "updated_at": at,
+        }
+        for category, lead in LEADS.items()
+    ]
+    # Street vendors in Jinniu go to the district's own city-management bureau.
+    rules.append({**rules[0], "category": "complaint.street_vendor", "district": "jinniu",
+                  "lead_department": "chengguan.jinniu", "co_departments": [],
+                  "auto_dispatch": False})  # fmt: skip
+    return rules
 
 
 async def load_standard_categories(tickets: TicketService) -> None:

@@ -1033,7 +1033,7 @@ class TicketService:
         return row
 
     async def _may_see(self, tx: Tx, row: Row, viewer: Viewer) -> bool:
-        if viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+        if viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM):
             return True
         if viewer.role in (Role.DEPARTMENT, Role.POLICE):
             return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))

@@ -49,6 +49,7 @@ from tickets.tables import (
     citizens,
     contacts,
     departments,
+    dispatch_rules,
     dispatches,
     link_codes,
     mail_threads,
@@ -858,6 +859,18 @@ class Tx:
         if self.dialect == "postgresql":
             return func.extract("epoch", b - a)
         return (func.julianday(b) - func.julianday(a)) * 86400.0
+
+    # -- dispatch rules --------------------------------------------------------------
+
+    async def dispatch_rules(self) -> list[Row]:
+        q = select(dispatch_rules).where(dispatch_rules.c.active.is_(True))
+        return _rows((await self.conn.execute(q.order_by(dispatch_rules.c.id))).mappings())
+
+    async def replace_dispatch_rules(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The admins' whole table at once (what the rules page saves)."""
+        await self.conn.execute(dispatch_rules.delete())
+        if rows:
+            await self.conn.execute(dispatch_rules.insert(), [dict(r) for r in rows])
 
     # -- accounts, sessions, keys, audit -----------------------------------------------
 

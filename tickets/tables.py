@@ -395,3 +395,19 @@ publications = Table(
     Column("published_at", UTCDateTime, nullable=False),
     Index("ix_publications_published", "published_at"),
 )
+
+dispatch_rules = Table(
+    "dispatch_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("category", String(64), ForeignKey("categories.code"), nullable=True),
+    Column("district", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("keywords", JSON, nullable=False),  # all must occur in the text; [] = any text
+    Column("lead_department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("co_departments", JSON, nullable=False),
+    Column("auto_dispatch", Boolean, nullable=False, server_default="0"),  # 急事急办
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

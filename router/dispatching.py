@@ -1,0 +1,127 @@
+"""Where orders go: the admins' dispatch rules applied to tickets, and urgent orders
+(特事特办、急事急办) dispatched by the system the moment they are accepted."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from router.dispatch_rules import DispatchRule, Suggestion, suggest
+from tickets.events import ContactAccepted, DomainEvent
+from tickets.lifecycle import Action, LifecycleError
+from tickets.model import Role
+from tickets.privacy import Viewer
+from tickets.service import InvalidField, TicketError, TicketService
+
+log = logging.getLogger(__name__)
+SYSTEM = Viewer("dispatch-rules", Role.SYSTEM)
+READER = Viewer("dispatch-rules", Role.SUPERVISOR)
+
+
+class DispatchDesk:
+    """Reads and saves the rule table; suggests; dispatches urgent orders at once."""
+
+    def __init__(self, tickets: TicketService) -> None:
+        self.tickets = tickets
+        self.store = tickets.store
+
+    async def rules(self) -> list[DispatchRule]:
+        """The active rules."""
+        async with self.store.read() as tx:
+            rows = await tx.dispatch_rules()
+        return [
+            DispatchRule(
+                id=r["id"],
+                lead_department=r["lead_department"],
+                category=r["category"],
+                district=r["district"],
+                keywords=tuple(r["keywords"] or ()),
+                co_departments=tuple(r["co_departments"] or ()),
+                auto_dispatch=bool(r["auto_dispatch"]),
+                priority=r["priority"],
+            )
+            for r in rows
+        ]
+
+    async def save(self, viewer: Viewer, rows: list[dict[str, Any]], at: datetime) -> int:
+        """Replace the table with `rows` after checking every field names something real."""
+        if viewer.role not in (Role.ADMIN, Role.SUPERVISOR):
+            raise InvalidField("only admins and supervisors edit dispatch rules", field="role")
+        clean = []
+        for i, r in enumerate(rows):
+            where = f"rules[{i}]"
+            lead = r.get("lead_department")
+            if lead not in self.tickets.tree:
+                raise InvalidField(
+                    f"{where}: unknown lead department", field=f"{where}.lead_department"
+                )
+            co = r.get("co_departments") or []
+            if not isinstance(co, list) or any(c not in self.tickets.tree for c in co):
+                raise InvalidField(
+                    f"{where}: unknown co-handling department", field=f"{where}.co_departments"
+                )
+            category = r.get("category")
+            if category is not None and category not in self.tickets.category_rows:
+                raise InvalidField(f"{where}: unknown category", field=f"{where}.category")
+            district = r.get("district")
+            if district is not None and district not in self.tickets.tree:
+                raise InvalidField(f"{where}: unknown district", field=f"{where}.district")
+            keywords = r.get("keywords") or []
+            if not isinstance(keywords, list) or not all(
+                isinstance(k, str) and k for k in keywords
+            ):
+                raise InvalidField(f"{where}: keywords are words", field=f"{where}.keywords")
+            clean.append(
+                {
+                    "category": category,
+                    "district": district,
+                    "keywords": keywords,
+                    "lead_department": lead,
+                    "co_departments": co,
+                    "auto_dispatch": bool(r.get("auto_dispatch")),
+                    "priority": int(r.get("priority") or 0),
+                    "active": True,
+                    "updated_by": viewer.username,
+                    "updated_at": at,
+                }
+            )
+        async with self.store.write() as tx:
+            await tx.replace_dispatch_rules(clean)
+        return len(clean)
+
+    async def suggestion(self, number: str, viewer: Viewer) -> Suggestion | None:
+        """The rule's choice for a ticket the viewer can see."""
+        t = await self.tickets.view(number, viewer)
+        return suggest(
+            await self.rules(),
+            category=t["category"],
+            district=t["district"],
+            text=f"{t['subject']}\n{t['description']}",
+            parents={c: r["parent_code"] for c, r in self.tickets.category_rows.items()},
+        )
+
+    async def __call__(self, event: DomainEvent) -> None:
+        """On a new urgent ticket whose rule says so, dispatch at once (as the system)."""
+        if not (isinstance(event, ContactAccepted) and event.created_ticket):
+            return
+        t = await self.tickets.view(event.ticket_number, READER)
+        if t["urgency"] != "urgent" or t["state"] != "received" or t["review_required"]:
+            return
+        s = await self.suggestion(event.ticket_number, READER)
+        if s is None or not s.auto_dispatch:
+            return
+        try:
+            await self.tickets.act(
+                event.ticket_number,
+                SYSTEM,
+                Action.DISPATCH,
+                reason="急事急办:按派单规则即时交办",
+                payload={
+                    "department": s.lead_department,
+                    "co_departments": list(s.co_departments),
+                    "rule": s.rule_id,
+                },
+            )
+        except (LifecycleError, TicketError) as e:  # an agent was quicker: nothing to do
+            log.info("urgent ticket %s not auto-dispatched: %s", event.ticket_number, e)
