@@ -106,3 +106,14 @@ class TransferOutcome(DomainEvent):
     reason: str
     ticket_number: str | None
     agent_username: str | None
+
+
+@dataclass(frozen=True)
+class DeadlineWarning(DomainEvent):
+    """An order earned a deadline warning: sign_overdue (escalated), due_warning or overdue."""
+
+    ticket_id: int
+    ticket_number: str
+    kind: str
+    due_at: str | None
+    departments: tuple[str, ...] = ()

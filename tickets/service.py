@@ -7,14 +7,20 @@ unit of work; events go on the bus only after it committed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tickets.bus import EventBus
 from tickets.departments import DepartmentTree
-from tickets.events import ContactAccepted, DeadlinesRecomputed, DomainEvent, TicketChanged
+from tickets.events import (
+    ContactAccepted,
+    DeadlinesRecomputed,
+    DeadlineWarning,
+    DomainEvent,
+    TicketChanged,
+)
 from tickets.forgery import code_matches, dispatch_code
 from tickets.lifecycle import Action, Facts, Request, RoleNotAllowed, allowed_actions, transition
 from tickets.model import (
@@ -1038,6 +1044,45 @@ class TicketService:
         if viewer.role in (Role.DEPARTMENT, Role.POLICE):
             return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))
         return False
+
+    async def give_deadline_warnings(
+        self,
+        now: datetime,
+        rule: Callable[[Row, datetime, Iterable[str]], list[str]],
+    ) -> list[DeadlineWarning]:
+        """Warn each open order once per kind `rule` says it earned; on its timeline."""
+        given: list[DeadlineWarning] = []
+        async with self.store.write() as tx:
+            rows = await tx.deadline_candidates(now)
+            seen = await tx.warnings_given([r["id"] for r in rows])
+            for row in rows:
+                for kind in rule(row, now, seen.get(row["id"], set())):
+                    state = State(row["state"])
+                    due = row["sign_due_at"] if kind == "sign_overdue" else row["due_at"]
+                    await tx.add_timeline(
+                        row["id"],
+                        TimelineEntry(
+                            at=now,
+                            actor="deadline-watch",
+                            role=Role.SYSTEM,
+                            action="deadline_warning",
+                            from_state=state,
+                            to_state=state,
+                            payload={"kind": kind, "due_at": due.isoformat() if due else None},
+                        ),
+                    )
+                    depts = tuple(d["department"] for d in await tx.ticket_departments(row["id"]))
+                    given.append(
+                        DeadlineWarning(
+                            at=now,
+                            ticket_id=row["id"],
+                            ticket_number=row["number"],
+                            kind=kind,
+                            due_at=due.isoformat() if due else None,
+                            departments=depts,
+                        )
+                    )
+        return given
 
     async def reply_point(self, ticket_id: int) -> tuple[str, str] | None:
         """Where the citizen can be told about this ticket: (channel, recipient).

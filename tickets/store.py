@@ -872,6 +872,33 @@ class Tx:
         if rows:
             await self.conn.execute(dispatch_rules.insert(), [dict(r) for r in rows])
 
+    # -- deadline watch --------------------------------------------------------------
+
+    async def deadline_candidates(self, now: datetime) -> list[Row]:
+        """Open orders past their sign deadline or their warning line."""
+        t = tickets.c
+        q = select(tickets).where(
+            t.state.in_(("dispatched", "handling")),
+            or_(
+                and_(t.state == "dispatched", t.sign_due_at <= now),
+                t.warn_at <= now,
+                t.due_at <= now,
+            ),
+        )
+        return _rows((await self.conn.execute(q)).mappings())
+
+    async def warnings_given(self, ticket_ids: Sequence[int]) -> dict[int, set[str]]:
+        """The deadline warnings already on these tickets' timelines."""
+        if not ticket_ids:
+            return {}
+        q = select(timeline.c.ticket_id, timeline.c.payload).where(
+            timeline.c.ticket_id.in_(list(ticket_ids)), timeline.c.action == "deadline_warning"
+        )
+        out: dict[int, set[str]] = {}
+        for r in (await self.conn.execute(q)).mappings():
+            out.setdefault(r["ticket_id"], set()).add(str((r["payload"] or {}).get("kind")))
+        return out
+
     # -- accounts, sessions, keys, audit -----------------------------------------------
 
     async def insert_user(self, values: Mapping[str, Any]) -> int:
