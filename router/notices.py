@@ -7,17 +7,12 @@ sender renders a kind its own way (WeChat template, Telegram message, e-mail).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from tickets.events import ContactAccepted, DomainEvent, TicketChanged
-from tickets.model import Role
 from tickets.outbox import Outbox
-from tickets.privacy import Viewer
 from tickets.service import TicketService
 
 log = logging.getLogger(__name__)
-
-SYSTEM = Viewer("notices", Role.SUPERVISOR)
 
 # ticket action → notice kind sent to the citizen
 NOTICE_OF_ACTION = {
@@ -60,18 +55,9 @@ class CitizenNotices:
                 )
 
     async def _notify(self, ticket_id: int, number: str, kind: str, dedupe_key: str) -> None:
-        point = await self.tickets.reply_point(ticket_id)
-        if point is None:
+        facts = await self.tickets.notice_facts(ticket_id)
+        if facts is None:
             return
-        channel, recipient = point
-        t = await self.tickets.view(number, SYSTEM)
-        payload: dict[str, Any] = {
-            "ticket_number": number,
-            "subject": t["subject"],
-            "category_name": t["category_name"],
-            "department_name": t["lead_department_name"],
-            "due_at": t["due_at"],
-            "result_text": t["result_text"],
-            "at": t["updated_at"],
-        }
-        await self.outbox.enqueue(channel, kind, recipient, payload, dedupe_key, ticket_id)
+        await self.outbox.enqueue(
+            facts["channel"], kind, facts["recipient"], facts["payload"], dedupe_key, ticket_id
+        )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from tickets.group_commit import GroupCommit
 from tickets.privacy import normalize_phone
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Row, Store
@@ -20,37 +20,25 @@ class CallLog:
         self.tickets = tickets
         self.clock = clock
         self._extensions: dict[str, str | None] = {}
-        self._pending: list[tuple[dict[str, Any], list[dict[str, Any]], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._saves: GroupCommit[tuple[dict[str, Any], list[dict[str, Any]]], None] = GroupCommit(
+            self._save_group
+        )
 
     async def save(self, values: dict[str, Any], marks: Sequence[dict[str, Any]] = ()) -> None:
         """Write a call (insert or update by call id) and append its timing marks.
 
-        Saves that arrive together share one transaction (group commit); each caller
-        returns once its own call is on disk.
+        Saves that arrive together share one transaction (group commit).
         """
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((values, list(marks), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_pending())
-        await asyncio.shield(future)
+        await self._saves.submit((values, list(marks)))
 
-    async def _write_pending(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:64], self._pending[64:]
-            try:
-                async with self.store.write() as tx:
-                    for values, _marks, _ in batch:
-                        await tx.save_call(values)
-                    await tx.add_call_marks([m for _, marks, _ in batch for m in marks])
-            except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-            else:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+    async def _save_group(
+        self, items: Sequence[tuple[dict[str, Any], list[dict[str, Any]]]]
+    ) -> list[None | Exception]:
+        async with self.store.write() as tx:
+            for values, _ in items:
+                await tx.save_call(values)
+            await tx.add_call_marks([m for _, marks in items for m in marks])
+        return [None] * len(items)
 
     async def get(self, call_id: str) -> Row | None:
         """One call."""

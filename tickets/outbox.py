@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from tickets.group_commit import GroupCommit
 from tickets.model import OutboundMessage, SendError
 from tickets.service import Clock, system_clock
 from tickets.store import Row, Store
@@ -43,6 +44,7 @@ class Outbox:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
         self.wakeup = asyncio.Event()
+        self._enqueues: GroupCommit[dict[str, Any], int | None] = GroupCommit(self._enqueue_group)
 
     async def enqueue(
         self,
@@ -55,23 +57,27 @@ class Outbox:
     ) -> int | None:
         """Store a message for sending; the same dedupe key twice stores it once."""
         now = self.clock()
-        async with self.store.write() as tx:
-            message_id = await tx.enqueue_outbound(
-                {
-                    "channel": channel,
-                    "kind": kind,
-                    "recipient": recipient,
-                    "payload": payload,
-                    "dedupe_key": dedupe_key,
-                    "ticket_id": ticket_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                }
-            )
+        message_id = await self._enqueues.submit(
+            {
+                "channel": channel,
+                "kind": kind,
+                "recipient": recipient,
+                "payload": payload,
+                "dedupe_key": dedupe_key,
+                "ticket_id": ticket_id,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+        )
         self.wakeup.set()
         return message_id
+
+    async def _enqueue_group(self, rows: Sequence[dict[str, Any]]) -> list[int | None | Exception]:
+        # Messages enqueued together share one commit (a burst of new tickets' notices).
+        async with self.store.write() as tx:
+            return [await tx.enqueue_outbound(row) for row in rows]
 
     async def claim(
         self, limit: int = 20, channels: frozenset[str] | None = None

@@ -6,7 +6,6 @@ unit of work; events go on the bus only after it committed.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +21,7 @@ from tickets.events import (
     TicketChanged,
 )
 from tickets.forgery import code_matches, dispatch_code
+from tickets.group_commit import GroupCommit
 from tickets.lifecycle import Action, Facts, Request, RoleNotAllowed, allowed_actions, transition
 from tickets.model import (
     TERMINAL_STATES,
@@ -192,8 +192,9 @@ class TicketService:
     timezone: str = "Asia/Shanghai"
 
     def __post_init__(self) -> None:
-        self._intake: list[tuple[InboundContact, asyncio.Future[AcceptResult]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._intake: GroupCommit[InboundContact, AcceptResult] = GroupCommit(
+            self._accept_group, MAX_INTAKE_BATCH
+        )
         self.calendar = WorkCalendar(tz=self.timezone)
         self.tree = DepartmentTree([])
         self.category_rows: dict[str, Row] = {}
@@ -231,49 +232,36 @@ class TicketService:
         if contact.district and contact.district not in self.tree:
             raise InvalidField(f"unknown district {contact.district}", field="district")
         identity = replace(contact.citizen, phone=normalize_phone(contact.citizen.phone))
-        future: asyncio.Future[AcceptResult] = asyncio.get_running_loop().create_future()
-        self._intake.append((replace(contact, citizen=identity), future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain_intake())
-        # Shielded: a caller that gives up does not take the batch down with it.
-        return await asyncio.shield(future)
+        return await self._intake.submit(replace(contact, citizen=identity))
 
-    async def _drain_intake(self) -> None:
-        while self._intake:
-            batch = self._intake[:MAX_INTAKE_BATCH]
-            del self._intake[:MAX_INTAKE_BATCH]
-            contacts = [c for c, _ in batch]
-            outcomes: list[AcceptResult | Exception]
-            try:
-                outcomes = list(await self._accept_batch(contacts))
-            except Exception:
-                # Something in the batch needs the careful path (or failed): one by one,
-                # so one bad contact never costs the others their acceptance.
-                outcomes = []
-                for c in contacts:
-                    try:
-                        outcomes.append(await self._accept_single(c))
-                    except Exception as exc:
-                        outcomes.append(exc)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-            for c, outcome in zip(contacts, outcomes, strict=True):
-                if isinstance(outcome, AcceptResult) and not outcome.duplicate:
-                    await self._publish(
-                        ContactAccepted(
-                            at=self.clock(),
-                            ticket_id=outcome.ticket_id,
-                            ticket_number=outcome.ticket_number,
-                            contact_id=outcome.contact_id,
-                            channel=c.channel.value,
-                            created_ticket=outcome.created_ticket,
-                        )
+    async def _accept_group(
+        self, contacts: Sequence[InboundContact]
+    ) -> list[AcceptResult | Exception]:
+        outcomes: list[AcceptResult | Exception]
+        try:
+            outcomes = list(await self._accept_batch(contacts))
+        except Exception:
+            # Something in the batch needs the careful path (or failed): one by one,
+            # so one bad contact never costs the others their acceptance.
+            outcomes = []
+            for c in contacts:
+                try:
+                    outcomes.append(await self._accept_single(c))
+                except Exception as exc:
+                    outcomes.append(exc)
+        for c, outcome in zip(contacts, outcomes, strict=True):
+            if isinstance(outcome, AcceptResult) and not outcome.duplicate:
+                await self._publish(
+                    ContactAccepted(
+                        at=self.clock(),
+                        ticket_id=outcome.ticket_id,
+                        ticket_number=outcome.ticket_number,
+                        contact_id=outcome.contact_id,
+                        channel=c.channel.value,
+                        created_ticket=outcome.created_ticket,
                     )
+                )
+        return outcomes
 
     async def _accept_single(self, contact: InboundContact) -> AcceptResult:
         """One contact in its own transaction, handling every identity and threading case."""
@@ -1092,16 +1080,29 @@ class TicketService:
         """
         async with self.store.read() as tx:
             contact_rows = await tx.contacts_of(ticket_id)
-        by_channel = {"wechat": "wechat_openid", "telegram": "telegram_id", "mailbox": "email"}
-        for c in contact_rows:
-            key = by_channel.get(c["channel"])
-            if key and (c["identity"] or {}).get(key):
-                return c["channel"], str(c["identity"][key])
-        for c in contact_rows:
-            for channel, key in by_channel.items():
-                if (c["identity"] or {}).get(key):
-                    return channel, str(c["identity"][key])
-        return None
+        return _reply_point(contact_rows)
+
+    async def notice_facts(self, ticket_id: int) -> Row | None:
+        """What a progress notice to the citizen needs, read lightly: where, and about what."""
+        async with self.store.read() as tx:
+            contact_rows = await tx.contacts_of(ticket_id)
+            point = _reply_point(contact_rows)
+            row = await tx.ticket(ticket_id=ticket_id) if point else None
+        if point is None or row is None:
+            return None
+        return {
+            "channel": point[0],
+            "recipient": point[1],
+            "payload": {
+                "ticket_number": row["number"],
+                "subject": row["subject"],
+                "category_name": self.category_name(row["category"]),
+                "department_name": self.tree.name(row["lead_department"]),
+                "due_at": _jsonable(row["due_at"]),
+                "result_text": row["result_text"],
+                "at": _jsonable(row["updated_at"]),
+            },
+        }
 
     async def view(self, number: str, viewer: Viewer, *, locale: str = "zh") -> Row:
         """The whole ticket as `viewer` may see it: masked identity, timeline, hops."""
@@ -1323,6 +1324,21 @@ class TicketService:
 
     async def _publish(self, event: DomainEvent) -> None:
         await self.bus.publish(event)
+
+
+_REPLY_KEYS = {"wechat": "wechat_openid", "telegram": "telegram_id", "mailbox": "email"}
+
+
+def _reply_point(contact_rows: Sequence[Row]) -> tuple[str, str] | None:
+    for c in contact_rows:
+        key = _REPLY_KEYS.get(c["channel"])
+        if key and (c["identity"] or {}).get(key):
+            return c["channel"], str(c["identity"][key])
+    for c in contact_rows:
+        for channel, key in _REPLY_KEYS.items():
+            if (c["identity"] or {}).get(key):
+                return channel, str(c["identity"][key])
+    return None
 
 
 def _refuse(role: Role, what: str) -> RoleNotAllowed:

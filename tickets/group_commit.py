@@ -1,0 +1,52 @@
+"""Group commit: work items that arrive together are handled as one batch.
+
+The first submitter starts a drain task; everything queued while a batch runs goes into
+the next batch. Each submitter waits for its own outcome only; a caller that gives up
+does not cancel the batch its item is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Runs one batch: one outcome (a result or the exception for that item) per item, in order.
+BatchRunner = Callable[[Sequence[T]], Awaitable[Sequence[R | Exception]]]
+
+
+class GroupCommit(Generic[T, R]):
+    """Batches concurrent submissions to `run`, at most `max_batch` at a time."""
+
+    def __init__(self, run: BatchRunner[T, R], max_batch: int = 64) -> None:
+        self._run = run
+        self._max = max_batch
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        """Queue `item` and wait for its outcome."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = self._queue[: self._max]
+            del self._queue[: self._max]
+            try:
+                outcomes: Sequence[R | Exception] = await self._run([item for item, _ in batch])
+            except Exception as exc:  # the runner itself failed: every item hears why
+                outcomes = [exc] * len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
