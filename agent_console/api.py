@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -384,6 +385,41 @@ async def calendar_override(request: web.Request) -> web.Response:
         viewer, day, data["is_workday"], name
     )
     return web.json_response({"day": day.isoformat(), "recomputed": changed})
+
+
+@routes.get("/api/v1/dispatch_rules")
+async def get_dispatch_rules(request: web.Request) -> web.Response:
+    """The dispatch rule table (category + district + keywords → departments)."""
+    await signed_in(request)
+    desk = services(request).dispatching
+    rules = await desk.rules() if desk else []
+    return web.json_response([dataclasses.asdict(r) for r in rules])
+
+
+@routes.put("/api/v1/dispatch_rules")
+async def put_dispatch_rules(request: web.Request) -> web.Response:
+    """Replace the rule table (admins and supervisors)."""
+    locale = locale_of(request)
+    _, viewer = await signed_in(request, unsafe=True)
+    require_role(viewer, Role.ADMIN, Role.SUPERVISOR, locale=locale)
+    data = await json_body(request)
+    rows = data.get("rules")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise field_error("rules", "a list of rules", locale)
+    desk = services(request).dispatching
+    if desk is None:
+        raise ApiError(503, "not_found", locale)
+    saved = await desk.save(viewer, rows, services(request).tickets.clock())
+    return web.json_response({"saved": saved})
+
+
+@routes.get("/api/v1/tickets/{number}/suggestion")
+async def dispatch_suggestion(request: web.Request) -> web.Response:
+    """Where the rules would send this ticket."""
+    _, viewer = await signed_in(request)
+    desk = services(request).dispatching
+    found = await desk.suggestion(request.match_info["number"], viewer) if desk else None
+    return web.json_response({"suggestion": dataclasses.asdict(found) if found else None})
 
 
 @routes.get("/api/v1/audit")

@@ -11,7 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
+from agent_console.mailbox_guard import MailboxDesk
 from agent_console.messages import t
+from router.dispatching import DispatchDesk
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
 from tickets.calls import CallLog
@@ -38,6 +40,8 @@ class ConsoleServices:
     accounts: AccountService
     desk: TelephonyDesk | None = None
     calls: CallLog | None = None
+    dispatching: DispatchDesk | None = None
+    mailbox: MailboxDesk | None = None  # the public mayor's mailbox pages
     secure_cookies: bool = False
 
 

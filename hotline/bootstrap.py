@@ -7,22 +7,42 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
 from argon2 import PasswordHasher
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
 from agent_console.app import make_app
-from agent_console.web import ConsoleServices
+from agent_console.mailbox_guard import MailboxDesk
+from agent_console.push import hub_of
+from agent_console.web import SERVICES, ConsoleServices
 from connectors.asterisk.intake import AsteriskConnector
 from connectors.asterisk.session import AmiConfig
 from connectors.base import Connector
+from connectors.mailbox.imap import ImapConfig, ImapIntake
+from connectors.mailbox.smtp import SmtpConfig, SmtpSender
+from connectors.telegram.bot import TelegramBot
+from connectors.telegram.sender import TelegramSender
+from connectors.wechat.callback import MediaFetcher, WechatCallback
+from connectors.wechat.client import WechatApi
+from connectors.wechat.connector import WechatConnector
+from connectors.wechat.crypto import CallbackCrypto
+from connectors.wechat.sender import WechatSender
 from hotline.settings import Settings
+from router.channel_actions import ChannelActions
+from router.deadlines import DeadlineWatcher
+from router.department_notices import DepartmentNotices
+from router.dispatching import DispatchDesk
 from router.notices import CitizenNotices
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
+from tickets.attachments import AttachmentRules, FileStore
 from tickets.bus import EventBus, InProcessBus
 from tickets.calls import CallLog
+from tickets.mailbox_records import MailboxEntry, MailboxRecords
 from tickets.outbox import Outbox, OutboxWorker, Sender
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Store, create_store
@@ -56,6 +76,8 @@ class Center:
             await connector.start()
         worker = OutboxWorker(self.outbox, self.senders)
         self._tasks.append(asyncio.create_task(worker.run(), name="outbox"))
+        watcher = DeadlineWatcher(self.tickets, self.tickets.clock)
+        self._tasks.append(asyncio.create_task(watcher.run(), name="deadlines"))
 
     async def stop(self) -> None:
         """Stop background work and connectors, let deliveries finish, close the database."""
@@ -83,6 +105,108 @@ def secret_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+def _mailbox(settings: Settings, center: Center) -> MailboxRecords:
+    """The mayor's mailbox: records always; IMAP intake and SMTP replies when configured."""
+    cfg = settings.mailbox
+    entries = [MailboxEntry(**m.model_dump()) for m in cfg.mailboxes]
+    domain = cfg.smtp_from.rpartition("@")[2] or "hotline.local"
+    records = MailboxRecords(
+        center.store, center.tickets, center.outbox, entries, mail_domain=domain
+    )
+    files = FileStore(
+        settings.data_dir / "attachments",
+        AttachmentRules(
+            max_bytes=cfg.attachment_max_bytes,
+            max_total_bytes=cfg.attachment_max_total_bytes,
+            max_count=cfg.attachment_max_count,
+        ),
+    )
+    # The public letter form takes as much as its attachment rules allow, plus the text.
+    center.app[SERVICES].mailbox = MailboxDesk(
+        records, files, secret_key(settings),
+        per_ip_per_hour=cfg.form_per_ip_per_hour, per_phone_per_day=cfg.form_per_phone_per_day,
+        max_body_bytes=max(settings.max_body_bytes, cfg.attachment_max_total_bytes + 1024 * 1024),
+    )  # fmt: skip
+    if cfg.imap_host:
+        imap = ImapConfig(
+            host=cfg.imap_host,
+            port=cfg.imap_port,
+            ssl=cfg.imap_ssl,
+            user=cfg.imap_user,
+            password=cfg.imap_password.get_secret_value(),
+            folder=cfg.imap_folder,
+            poll_seconds=cfg.imap_poll_seconds,
+            move_to=cfg.imap_move_to,
+            max_message_bytes=cfg.max_message_bytes,
+            addresses={m.address.lower(): m.key for m in entries if m.address},
+            default_mailbox=entries[0].key if entries else "mayor",
+        )
+        center.connectors.append(
+            ImapIntake(
+                imap,
+                records.accept,
+                records.load_cursor,
+                records.save_cursor,
+                files.save_all,
+                clock=center.tickets.clock,
+            )
+        )
+    if cfg.smtp_host:
+        smtp = SmtpConfig(
+            host=cfg.smtp_host,
+            port=cfg.smtp_port,
+            user=cfg.smtp_user,
+            password=cfg.smtp_password.get_secret_value(),
+            use_tls=cfg.smtp_tls,
+            from_addr=cfg.smtp_from,
+            from_name=cfg.smtp_from_name,
+            site_url=cfg.site_url,
+        )
+        center.senders["mailbox"] = records.sender(SmtpSender(smtp))
+    return records
+
+
+def _chats(settings: Settings, center: Center) -> DepartmentNotices:
+    """WeChat and Telegram, each on when its token is set; the department group notices."""
+    actions = ChannelActions(center.tickets, center.store, center.tickets.clock)
+    wx = settings.wechat
+    if wx.token.get_secret_value():
+        api = WechatApi(wx.app_id, wx.app_secret.get_secret_value(), base_url=wx.api_base_url)
+        media = MediaFetcher(api, settings.data_dir / "media" / "wechat")
+        crypto = CallbackCrypto(
+            wx.token.get_secret_value(), wx.encoding_aes_key.get_secret_value(), wx.app_id
+        )
+        wechat = WechatConnector(WechatCallback(crypto, center.tickets.accept, media), api, media)
+        center.app.add_routes(wechat.routes())
+        center.connectors.append(wechat)
+        if wx.app_id and wx.app_secret.get_secret_value():
+
+            async def last_seen(openid: str) -> datetime | None:
+                return await actions.last_seen("wechat", openid)
+
+            center.senders["wechat"] = WechatSender(
+                api, wx.templates, last_seen=last_seen, now=center.tickets.clock,
+                rating_url=wx.rating_url, timezone=settings.timezone,
+            )  # fmt: skip
+    tg = settings.telegram
+    if tg.bot_token.get_secret_value():
+        bot = Bot(
+            tg.bot_token.get_secret_value(),
+            base_url=tg.api_base_url,
+            request=HTTPXRequest(connection_pool_size=8),
+            get_updates_request=HTTPXRequest(read_timeout=40),
+        )
+        telegram = TelegramBot(
+            bot, center.tickets.accept, actions,
+            webhook_secret=tg.webhook_secret.get_secret_value(),
+            webhook_url=tg.webhook_url, polling=tg.polling,
+        )  # fmt: skip
+        center.app.add_routes(telegram.routes())
+        center.connectors.append(telegram)
+        center.senders["telegram"] = TelegramSender(bot, settings.timezone)
+    return DepartmentNotices(center.tickets, center.store, center.outbox)
+
+
 def build(
     settings: Settings,
     *,
@@ -106,6 +230,7 @@ def build(
     accounts = AccountService(store, tickets, settings.session_hours, clock, hasher)
     outbox = Outbox(store, clock)
     calls = CallLog(store, tickets, clock)
+    dispatching = DispatchDesk(tickets)
     desk = TelephonyDesk(
         tickets,
         calls,
@@ -114,7 +239,14 @@ def build(
         missed_callback_hours=settings.asterisk.missed_callback_hours,
     )
     app = make_app(
-        ConsoleServices(store=store, tickets=tickets, accounts=accounts, desk=desk, calls=calls),
+        ConsoleServices(
+            store=store,
+            tickets=tickets,
+            accounts=accounts,
+            desk=desk,
+            calls=calls,
+            dispatching=dispatching,
+        ),
         max_body_bytes=settings.max_body_bytes,
     )
     center = Center(settings, store, bus, tickets, accounts, outbox, app, calls, desk)
@@ -123,9 +255,13 @@ def build(
         asterisk = AsteriskConnector(ami, desk.on_signal, lines=settings.asterisk.lines)
         desk.telephony = asterisk
         center.connectors.append(asterisk)
+    mailbox = _mailbox(settings, center)
+    department_notices = _chats(settings, center)
     # Who reacts to which committed event: one visible table.
-    for subscriber in (CitizenNotices(tickets, outbox),):
+    for subscriber in (CitizenNotices(tickets, outbox), dispatching, mailbox, department_notices):
         bus.subscribe(subscriber)
+    # The browsers' sockets: inline, so a pop is enqueued inside publish (the hub never waits).
+    bus.subscribe_inline(hub_of(app).on_event)
 
     async def lifetime(_: web.Application) -> AsyncIterator[None]:
         await center.start()

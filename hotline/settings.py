@@ -43,19 +43,68 @@ class AsteriskSettings(BaseModel):
 
 
 class WechatSettings(BaseModel):
-    """The WeChat official account."""
+    """The WeChat official account; the callback is on when `token` is set."""
 
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
     app_id: str = ""
     app_secret: SecretStr = SecretStr("")
+    api_base_url: str = "https://api.weixin.qq.com"
+    # notice kind (accepted, dispatched, result, rating_request, default) → template id,
+    # used outside the 48-hour customer-service window
+    templates: dict[str, str] = {}
+    rating_url: str = ""  # a rating page linked from the template; "{ticket}" is filled in
 
 
 class TelegramSettings(BaseModel):
-    """The Telegram bot."""
+    """The Telegram bot; on when `bot_token` is set (webhook, or polling for development)."""
 
     bot_token: SecretStr = SecretStr("")
     webhook_secret: SecretStr = SecretStr("")
+    webhook_url: str = ""  # the public URL of /telegram/webhook, given to setWebhook
+    polling: bool = False
+    api_base_url: str = "https://api.telegram.org/bot"
+
+
+class MailboxEntrySettings(BaseModel):
+    """One leader's mailbox in the public form and for e-mail intake."""
+
+    key: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$")
+    name_zh: str
+    name_en: str = ""
+    address: str | None = None  # e-mail address letters to this mailbox arrive at
+    district: str | None = None  # a district head's mailbox: letters belong to that district
+    department: str | None = None
+
+
+class MailboxSettings(BaseModel):
+    """The mayor's mailbox: IMAP intake and SMTP replies are off while their host is empty."""
+
+    imap_host: str | None = None
+    imap_port: int = Field(143, ge=1, le=65535)
+    imap_ssl: bool = False
+    imap_user: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_folder: str = "INBOX"
+    imap_poll_seconds: float = Field(30, gt=0)
+    imap_move_to: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: bool = False
+    smtp_from: str = "mayor@hotline.local"
+    smtp_from_name: str = "12345 市长信箱"
+    site_url: str = ""  # public address of this site, for the progress link in e-mails
+    mailboxes: list[MailboxEntrySettings] = [
+        MailboxEntrySettings(key="mayor", name_zh="市长信箱", name_en="Mayor's mailbox")
+    ]
+    max_message_bytes: int = Field(30 * 1024 * 1024, ge=1024)
+    attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    attachment_max_total_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    attachment_max_count: int = Field(5, ge=0, le=50)
+    form_per_ip_per_hour: int = Field(10, ge=1)
+    form_per_phone_per_day: int = Field(5, ge=1)
 
 
 class Settings(BaseSettings):
@@ -78,6 +127,7 @@ class Settings(BaseSettings):
     asterisk: AsteriskSettings = AsteriskSettings()
     wechat: WechatSettings = WechatSettings()
     telegram: TelegramSettings = TelegramSettings()
+    mailbox: MailboxSettings = MailboxSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -16,7 +16,6 @@ from tickets.service import InvalidField, TicketError, TicketService
 
 log = logging.getLogger(__name__)
 SYSTEM = Viewer("dispatch-rules", Role.SYSTEM)
-READER = Viewer("dispatch-rules", Role.SUPERVISOR)
 
 
 class DispatchDesk:
@@ -93,6 +92,9 @@ class DispatchDesk:
     async def suggestion(self, number: str, viewer: Viewer) -> Suggestion | None:
         """The rule's choice for a ticket the viewer can see."""
         t = await self.tickets.view(number, viewer)
+        return await self._suggest(t)
+
+    async def _suggest(self, t: dict[str, Any]) -> Suggestion | None:
         return suggest(
             await self.rules(),
             category=t["category"],
@@ -105,10 +107,13 @@ class DispatchDesk:
         """On a new urgent ticket whose rule says so, dispatch at once (as the system)."""
         if not (isinstance(event, ContactAccepted) and event.created_ticket):
             return
-        t = await self.tickets.view(event.ticket_number, READER)
-        if t["urgency"] != "urgent" or t["state"] != "received" or t["review_required"]:
+        t = await self.tickets.ticket_row(event.ticket_id)  # light: most tickets stop here
+        if t is None or t["urgency"] != "urgent" or t["state"] != "received":
             return
-        s = await self.suggestion(event.ticket_number, READER)
+        if t["review_required"] or t["accepted_by"]:
+            # An agent took it (on the phone, say): they dispatch it, perhaps to 110 instead.
+            return
+        s = await self._suggest(t)
         if s is None or not s.auto_dispatch:
             return
         try:

@@ -1082,6 +1082,11 @@ class TicketService:
             contact_rows = await tx.contacts_of(ticket_id)
         return _reply_point(contact_rows)
 
+    async def ticket_row(self, ticket_id: int) -> Row | None:
+        """The ticket's own row, for subscribers that need a field or two, not the view."""
+        async with self.store.read() as tx:
+            return await tx.ticket(ticket_id=ticket_id)
+
     async def notice_facts(self, ticket_id: int) -> Row | None:
         """What a progress notice to the citizen needs, read lightly: where, and about what."""
         async with self.store.read() as tx:

@@ -1,0 +1,269 @@
+"""WeChat intake: encrypted text messages per second accepted durably, beside a bare handler.
+
+Both servers run on loopback with the same safe-mode (AES) bodies and msg_signature check:
+the bare aiohttp handler only verifies, decrypts and parses, then answers "success"; the
+center's /wechat/callback also commits each contact (SQLite, WAL, synchronous=FULL) before
+answering. Each figure: the full rate (closed loop, 64 in flight), then p50/p99 at
+300 messages/s (open loop), from a load process of its own. The center runs twice: intake
+alone (no bus subscribers), then as built (the citizen's "accepted" notice per new ticket).
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import platform
+import queue
+import socket
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import func, select
+
+from connectors.wechat.crypto import CallbackCrypto, signature
+from connectors.wechat.messages import WechatMessage, parse_xml
+from hotline.bootstrap import build
+from hotline.demo import load_reference_data
+from hotline.settings import load_settings
+from tickets.bus import EventBus, Handler, InProcessBus
+from tickets.tables import contacts
+
+TOKEN = "bench-token"
+AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+APP_ID = "wx5823bf96d3bd56c7"
+N = 3000
+IN_FLIGHT = 64
+RATE = 300
+LATENCY_SECONDS = 10
+
+Request = tuple[dict[str, str], str]
+
+
+def messages(n: int, prefix: str, base_time: int) -> list[Request]:
+    """`n` safe-mode callbacks (query, body) each from its own citizen, like WeChat sends them."""
+    crypto = CallbackCrypto(TOKEN, AES_KEY, APP_ID)
+    out: list[Request] = []
+    for i in range(n):
+        ts, nonce = str(base_time + i), f"n{i}"
+        plain = (
+            "<xml><ToUserName><![CDATA[gh_12345]]></ToUserName>"
+            f"<FromUserName><![CDATA[o{prefix}{i:06d}]]></FromUserName>"
+            f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[小区门口夜间施工噪声扰民,第{i}次反映]]></Content>"
+            f"<MsgId>{prefix}{i}</MsgId></xml>"
+        )
+        env = parse_xml(crypto.encrypt(plain, nonce, ts))
+        body = f"<xml><ToUserName><![CDATA[{APP_ID}]]></ToUserName><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"  # noqa: E501
+        query = {
+            "signature": signature(TOKEN, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "encrypt_type": "aes",
+            "msg_signature": env["MsgSignature"],
+        }
+        out.append((query, body))
+    return out
+
+
+def bare_app() -> web.Application:
+    """Verify, decrypt, parse, answer: everything but the commit."""
+    crypto = CallbackCrypto(TOKEN, AES_KEY, APP_ID)
+
+    async def handler(request: web.Request) -> web.Response:
+        q = request.query
+        crypto.check(q["signature"], q["timestamp"], q["nonce"])
+        outer = parse_xml(await request.read())
+        inner = crypto.decrypt(outer["Encrypt"], q["msg_signature"], q["timestamp"], q["nonce"])
+        WechatMessage.from_fields(parse_xml(inner))
+        return web.Response(text="success")
+
+    app = web.Application()
+    app.router.add_post("/wechat/callback", handler)
+    return app
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Run `app` on loopback; its callback URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/wechat/callback"
+
+
+async def post(http: aiohttp.ClientSession, url: str, req: Request) -> float:
+    """One callback; seconds until the answer."""
+    start = time.perf_counter()
+    async with http.post(url, params=req[0], data=req[1]) as resp:
+        text = await resp.text()
+        if resp.status != 200 or text != "success":
+            raise RuntimeError(f"{resp.status}: {text[:200]}")
+    return time.perf_counter() - start
+
+
+async def full_rate(url: str, reqs: list[Request]) -> float:
+    """Messages per second with IN_FLIGHT requests outstanding."""
+    queue = iter(reqs)
+    conn = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=conn) as http:
+
+        async def worker() -> None:
+            for req in queue:
+                await post(http, url, req)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
+        return len(reqs) / (time.perf_counter() - start)
+
+
+async def latency(url: str, reqs: list[Request], rate: int) -> list[float]:
+    """Open loop: one request every 1/rate s, whatever the answers do; all latencies."""
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as http:
+        tasks = []
+        start = time.perf_counter()
+        for i, req in enumerate(reqs):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(http, url, req)))
+        return list(await asyncio.gather(*tasks))
+
+
+def _client(phase: str, url: str, prefix: str, base_time: int, n: int, out: Queue[object]) -> None:
+    """One load phase in a process of its own (WeChat's servers are not ours to slow down)."""
+    reqs = messages(n, prefix, base_time)
+    if phase == "rate":
+        out.put(asyncio.run(full_rate(url, reqs)))
+    else:
+        out.put(asyncio.run(latency(url, reqs, RATE)))
+
+
+async def run_client(phase: str, url: str, prefix: str, base_time: int, n: int) -> object:
+    """Run one phase in a child process while this loop keeps serving; its result."""
+    ctx = multiprocessing.get_context("spawn")
+    out: Queue[object] = ctx.Queue()
+    proc = ctx.Process(target=_client, args=(phase, url, prefix, base_time, n, out))
+    proc.start()
+    try:
+        while True:
+            try:
+                return out.get_nowait()
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(f"load process died ({proc.exitcode})") from None
+                await asyncio.sleep(0.05)
+    finally:
+        proc.join(10)
+
+
+class QuietBus(InProcessBus):
+    """The center's bus without its after-commit subscribers (the citizen notices)."""
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        """Leave the subscriber out: intake alone."""
+        return lambda: None
+
+
+async def measure(tmp: Path, bus: EventBus | None, bare_url: str, base_time: int) -> Figures:
+    """Rate, then latency at RATE, of one center; and how many contacts it stored."""
+    settings = load_settings(
+        data_dir=tmp,
+        wechat={"token": TOKEN, "encoding_aes_key": AES_KEY, "app_id": APP_ID},
+    )
+    center = build(settings, bus=bus)
+    await center.start()
+    await load_reference_data(center.tickets)
+    center.app.cleanup_ctx.clear()
+    runner, url = await serve(center.app)
+    try:
+        await run_client("rate", url, "w", base_time, 200)  # warm up
+        rate = float(await run_client("rate", url, "r", base_time, N))  # type: ignore[arg-type]
+        n_lat = RATE * LATENCY_SECONDS
+        lat: list[float] = sorted(await run_client("latency", url, "l", base_time + N, n_lat))  # type: ignore[call-overload]
+        async with center.store.read() as tx:
+            stored = int(
+                (await tx.conn.execute(select(func.count()).select_from(contacts))).scalar_one()
+            )
+    finally:
+        await runner.cleanup()
+        await center.stop()
+    return Figures(
+        rate=rate,
+        p50_ms=statistics.median(lat) * 1000,
+        p99_ms=lat[int(len(lat) * 0.99) - 1] * 1000,
+        stored=stored,
+    )
+
+
+@dataclass
+class Figures:
+    """One center's figures."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    stored: int
+
+
+async def main() -> dict[str, object]:
+    """Run the bare handler and two centers (notices off, then on); print the figures."""
+    base_time = int(time.time())
+    expected = 200 + N + RATE * LATENCY_SECONDS
+    bare_runner, bare_url = await serve(bare_app())
+    try:
+        await run_client("rate", bare_url, "w", base_time, 200)
+        bare = float(await run_client("rate", bare_url, "r", base_time, N))  # type: ignore[arg-type]
+    finally:
+        await bare_runner.cleanup()
+    with tempfile.TemporaryDirectory() as tmp:
+        intake = await measure(Path(tmp) / "quiet", QuietBus(), bare_url, base_time)
+        center = await measure(Path(tmp) / "center", None, bare_url, base_time)
+    result: dict[str, object] = {
+        "bench": "wechat_intake",
+        "messages": N,
+        "bare_verify_decrypt_per_s": round(bare, 1),
+        "accepted_durably_per_s": round(intake.rate, 1),
+        "ratio": round(intake.rate / bare, 3),
+        "rate": RATE,
+        "p50_ms": round(intake.p50_ms, 2),
+        "p99_ms": round(intake.p99_ms, 2),
+        "with_notices_per_s": round(center.rate, 1),
+        "with_notices_ratio": round(center.rate / bare, 3),
+        "with_notices_p50_ms": round(center.p50_ms, 2),
+        "with_notices_p99_ms": round(center.p99_ms, 2),
+        "stored_contacts": [intake.stored, center.stored],
+        "expected_contacts": expected,
+        "python": platform.python_version(),
+        "target_met": intake.rate / bare >= 0.5
+        and intake.p99_ms < 50
+        and intake.stored == center.stored == expected,
+    }
+    print(f"bare verify+decrypt handler: {bare:,.0f} msg/s")
+    for name, f in (("intake (callback + commit)", intake), ("whole center (+ notices)", center)):
+        print(
+            f"{name}: {f.rate:,.0f} msg/s ({f.rate / bare:.2f} of bare); at {RATE} msg/s "
+            f"p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms; stored {f.stored}/{expected}"
+        )
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

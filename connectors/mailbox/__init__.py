@@ -1,0 +1,1 @@
+"""The mayor's mailbox: e-mail letters in over IMAP, replies out over SMTP."""

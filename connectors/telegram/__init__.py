@@ -1,0 +1,1 @@
+"""Telegram: citizen bot and department work-order groups, webhook or polling in, outbox out."""

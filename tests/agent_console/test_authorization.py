@@ -1,0 +1,105 @@
+"""Who may see what: every route × every role; a department never sees another's orders,
+and no public page shows personal data."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hotline.bootstrap import Center
+
+PHONE, NAME = "13800138000", "王芳"
+# Routes anyone may open; everything else needs a signed-in user.
+PUBLIC = re.compile(
+    r"^/(healthz|readyz|api/openapi\.json|api/v1/verify|verify|login|lang/.*|static/.*"
+    r"|mailbox.*|wechat/.*|telegram/.*|api/v1/session)$"
+)
+
+
+async def _two_orders(login: Any) -> tuple[str, str]:
+    agent = await login("agent")
+    numbers = []
+    for dept in ("chengguan", "eco"):
+        t = await agent.call(
+            "POST",
+            "/api/v1/tickets",
+            {"citizen": {"name": NAME, "phone": PHONE}, "text": f"给{dept}的诉求"},
+            status=201,
+        )
+        n = t["ticket"]["number"]
+        await agent.call("POST", f"/api/v1/tickets/{n}/actions/dispatch", {"department": dept})
+        numbers.append(n)
+    return numbers[0], numbers[1]
+
+
+def _get_routes(center: Center) -> list[str]:
+    paths = set()
+    for route in center.app.router.routes():
+        if route.method != "GET":
+            continue
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or info.get("prefix")
+        if path:
+            paths.add(path)
+    return sorted(paths)
+
+
+async def test_anonymous_gets_nothing_private(
+    center: Center, login: Any, anon: TestClient[Any, Any]
+) -> None:
+    a, _ = await _two_orders(login)
+    routes = _get_routes(center)
+    assert "/api/v1/tickets/{number}" in routes and "/tickets/{number}" in routes
+    for path in routes:
+        url = path.replace("{number}", a).replace("{action}", "sign").replace("{locale}", "en")
+        url = re.sub(r"\{[^}]+\}", "x", url)
+        resp = await anon.get(url, allow_redirects=False)
+        body = await resp.text()
+        assert PHONE not in body and NAME not in body, path
+        if PUBLIC.match(path.rstrip("/") or "/") or path == "/":
+            continue
+        if path.startswith("/api/"):
+            assert resp.status == 401, (path, resp.status)
+        else:
+            assert resp.status in (302, 401, 403), (path, resp.status)
+
+
+async def test_each_role_sees_exactly_its_orders(login: Any) -> None:
+    a, b = await _two_orders(login)
+    expected = {
+        # role login: (sees A, sees B, total in list, sees the phone in full)
+        "agent": (True, True, 2, True),
+        "sup": (True, True, 2, True),
+        "admin": (True, True, 2, False),
+        "cg": (True, False, 1, False),
+        "cg_jinniu": (False, False, 0, False),
+        "eco": (False, True, 1, False),
+        "police": (False, False, 0, False),
+    }
+    for who, (sees_a, sees_b, total, full_phone) in expected.items():
+        api = await login(who)
+        listing = await api.call("GET", "/api/v1/tickets")
+        assert listing["total"] == total, who
+        for number, sees in ((a, sees_a), (b, sees_b)):
+            resp = await api.client.get(f"/api/v1/tickets/{number}")
+            assert resp.status == (200 if sees else 404), (who, number)
+            page = await api.client.get(f"/tickets/{number}")
+            assert page.status == (200 if sees else 404), (who, number)
+            if sees:
+                data = await resp.json()
+                assert (data["citizen"]["phone"] == PHONE) is full_phone, who
+                assert (PHONE in await page.text()) is full_phone, who
+
+
+async def test_role_gates_on_staff_only_endpoints(login: Any) -> None:
+    cg, agent, admin = await login("cg"), await login("agent"), await login("admin")
+    for path in ("/api/v1/calls/transfer", "/api/v1/calls/hangup", "/api/v1/agent/queue"):
+        await cg.call("POST", path, {}, status=403)
+    await agent.call("PUT", "/api/v1/dispatch_rules", {"rules": []}, status=403)
+    await admin.call("PUT", "/api/v1/dispatch_rules", {"rules": []})
+    await cg.call("GET", "/api/v1/audit", status=403)
+    await agent.call("GET", "/api/v1/audit", status=403)
+    await cg.call("POST", "/api/v1/tickets", {"text": "x"}, status=403)
+    await cg.call("PUT", "/api/v1/calendar/2027-01-01", {"is_workday": False}, status=403)
