@@ -33,6 +33,7 @@ from connectors.wechat.crypto import CallbackCrypto, signature
 from connectors.wechat.messages import WechatMessage, parse_xml
 from hotline.bootstrap import build
 from hotline.demo import load_reference_data
+from hotline.runtime import tune_gc
 from hotline.settings import load_settings
 from tickets.bus import EventBus, Handler, InProcessBus
 from tickets.tables import contacts
@@ -191,6 +192,7 @@ async def measure(tmp: Path, bus: EventBus | None, bare_url: str, base_time: int
     await center.start()
     await load_reference_data(center.tickets)
     center.app.cleanup_ctx.clear()
+    tune_gc()  # as `hotline serve` does once it is up
     runner, url = await serve(center.app)
     try:
         await run_client("rate", url, "w", base_time, 200)  # warm up
