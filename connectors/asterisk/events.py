@@ -11,6 +11,7 @@ from connectors.asterisk import dialplan
 from connectors.asterisk.frames import Frame
 
 __all__ = [
+    "CHANNEL_SNAPSHOT",
     "AgentCalled",
     "AgentComplete",
     "AgentConnect",
@@ -437,29 +438,27 @@ def _attended(frame: Frame, at: datetime) -> AmiEvent:
     )
 
 
+# The headers of a channel snapshot (Asterisk 12+), in the order Asterisk writes them;
+# Newchannel, CoreShowChannel items and most channel events carry them.
+CHANNEL_SNAPSHOT: tuple[str, ...] = (
+    "Channel",
+    "ChannelState",
+    "ChannelStateDesc",
+    "CallerIDNum",
+    "CallerIDName",
+    "ConnectedLineNum",
+    "ConnectedLineName",
+    "Language",
+    "AccountCode",
+    "Context",
+    "Exten",
+    "Priority",
+    "Uniqueid",
+    "Linkedid",
+)
 # Headers every UserEvent carries besides the custom ones.
 _SNAPSHOT_KEYS = frozenset(
-    k.lower()
-    for k in [
-        "Event",
-        "Privilege",
-        "Channel",
-        "ChannelState",
-        "ChannelStateDesc",
-        "CallerIDNum",
-        "CallerIDName",
-        "ConnectedLineNum",
-        "ConnectedLineName",
-        "Language",
-        "AccountCode",
-        "Context",
-        "Exten",
-        "Priority",
-        "Uniqueid",
-        "Linkedid",
-        "UserEvent",
-        "Timestamp",
-    ]
+    k.lower() for k in ("Event", "Privilege", *CHANNEL_SNAPSHOT, "UserEvent", "Timestamp")
 )
 
 

@@ -38,7 +38,7 @@ from connectors.asterisk.errors import (
     AmiLoginFailed,
     AmiTimeout,
 )
-from connectors.asterisk.events import UnknownEvent, decode, device_of
+from connectors.asterisk.events import CHANNEL_SNAPSHOT, UnknownEvent, decode, device_of
 from connectors.asterisk.frames import Banner, Frame, FrameError, FrameParser, Message
 from connectors.asterisk.tracker import (
     CallEnded,
@@ -65,22 +65,7 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK: Final = 64 * 1024
 # Snapshot headers a CoreShowChannel item shares with Newchannel (same names, same meaning).
-_SNAPSHOT: Final = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
+_SNAPSHOT: Final = CHANNEL_SNAPSHOT
 
 
 class _SecretLike(Protocol):

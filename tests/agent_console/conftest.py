@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
+from playwright.async_api import Browser, Page, async_playwright
 
 from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
@@ -98,3 +100,30 @@ async def anon(server: TestServer) -> AsyncIterator[TestClient[Any, Any]]:
     await client.start_server()
     yield client
     await client.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", Path(__file__).parents[2] / "screenshots"))
+
+
+@pytest_asyncio.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert Path(CHROMIUM).exists(), "install Debian chromium (scripts/test.sh does)"
+    async with async_playwright() as p:
+        b = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        await b.close()
+
+
+async def _page(browser: Browser, locale: str = "zh-CN") -> Page:
+    ctx = await browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
+    return await ctx.new_page()

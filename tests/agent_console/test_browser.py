@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from hotline.bootstrap import Center
-from tests.agent_console.conftest import PASSWORD
+from tests.agent_console.conftest import PASSWORD, SHOTS, _page
 from tickets.model import Channel, CitizenIdentity, InboundContact
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("HOTLINE_SCREENSHOTS", Path(__file__).parents[2] / "screenshots"))
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian chromium (scripts/test.sh does)"
-    async with async_playwright() as p:
-        b = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        await b.close()
-
-
-async def _page(browser: Browser, locale: str = "zh-CN") -> Page:
-    ctx = await browser.new_context(viewport={"width": 1440, "height": 900}, locale=locale)
-    return await ctx.new_page()
-
 
 async def _sign_in(page: Page, base: str, username: str) -> None:
     await page.goto(base + "/login")

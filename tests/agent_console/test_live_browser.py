@@ -20,8 +20,7 @@ from agent_console.push import hub_of
 from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
 from hotline.settings import load_settings
-from tests.agent_console.conftest import PASSWORD
-from tests.agent_console.test_browser import SHOTS, _page, browser  # noqa: F401 - fixture
+from tests.agent_console.conftest import PASSWORD, SHOTS, _page
 from tests.fakes.ami_server import AmiServer
 from tickets.lifecycle import Action
 from tickets.model import Channel, CitizenIdentity, InboundContact, Role

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from connectors.asterisk.events import CHANNEL_SNAPSHOT
 from connectors.asterisk.frames import Banner, Frame, FrameParser, parse_frames
 
 __all__ = ["DEFAULT_MEMBERS", "AmiServer", "Script", "load_script", "render"]
@@ -48,22 +49,7 @@ DEFAULT_MEMBERS: Final[tuple[dict[str, str], ...]] = (
 )
 
 # Headers of a channel snapshot (Asterisk 12+), in the order Asterisk writes them.
-_SNAPSHOT: Final = (
-    "Channel",
-    "ChannelState",
-    "ChannelStateDesc",
-    "CallerIDNum",
-    "CallerIDName",
-    "ConnectedLineNum",
-    "ConnectedLineName",
-    "Language",
-    "AccountCode",
-    "Context",
-    "Exten",
-    "Priority",
-    "Uniqueid",
-    "Linkedid",
-)
+_SNAPSHOT: Final = CHANNEL_SNAPSHOT
 # QueueMember* events (recorded) and QueueStatus's QueueMember items (recorded) differ slightly.
 _MEMBER_EVENT_KEYS: Final = (
     "Queue",
