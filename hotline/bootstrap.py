@@ -37,6 +37,7 @@ from router.deadlines import DeadlineWatcher
 from router.department_notices import DepartmentNotices
 from router.dispatching import DispatchDesk
 from router.notices import CitizenNotices
+from router.rating_replies import RatingReplies
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
 from tickets.attachments import AttachmentRules, FileStore
@@ -169,6 +170,7 @@ def _mailbox(settings: Settings, center: Center) -> MailboxRecords:
 def _chats(settings: Settings, center: Center) -> DepartmentNotices:
     """WeChat and Telegram, each on when its token is set; the department group notices."""
     actions = ChannelActions(center.tickets, center.store, center.tickets.clock)
+    replies = RatingReplies(center.tickets, center.tickets.accept)
     wx = settings.wechat
     if wx.token.get_secret_value():
         api = WechatApi(wx.app_id, wx.app_secret.get_secret_value(), base_url=wx.api_base_url)
@@ -176,7 +178,7 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
         crypto = CallbackCrypto(
             wx.token.get_secret_value(), wx.encoding_aes_key.get_secret_value(), wx.app_id
         )
-        wechat = WechatConnector(WechatCallback(crypto, center.tickets.accept, media), api, media)
+        wechat = WechatConnector(WechatCallback(crypto, replies, media), api, media)
         center.app.add_routes(wechat.routes())
         center.connectors.append(wechat)
         if wx.app_id and wx.app_secret.get_secret_value():
@@ -197,7 +199,7 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
             get_updates_request=HTTPXRequest(read_timeout=40),
         )
         telegram = TelegramBot(
-            bot, center.tickets.accept, actions,
+            bot, replies, actions,
             webhook_secret=tg.webhook_secret.get_secret_value(),
             webhook_url=tg.webhook_url, polling=tg.polling,
         )  # fmt: skip

@@ -1082,6 +1082,20 @@ class TicketService:
             contact_rows = await tx.contacts_of(ticket_id)
         return _reply_point(contact_rows)
 
+    async def awaiting_rating(self, who: CitizenIdentity) -> str | None:
+        """The number of this citizen's newest ticket that waits for their rating, if any."""
+        keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()
+        if not keys:
+            return None
+        async with self.store.read() as tx:
+            citizen = await tx.find_citizen(keys)
+            if citizen is None:
+                return None
+            rows = await tx.open_ticket_of_citizen(
+                citizen["id"], datetime.min.replace(tzinfo=UTC), [State.FOLLOW_UP.value]
+            )
+        return str(rows[0]["number"]) if rows else None
+
     async def ticket_row(self, ticket_id: int) -> Row | None:
         """The ticket's own row, for subscribers that need a field or two, not the view."""
         async with self.store.read() as tx:
