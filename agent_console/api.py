@@ -301,6 +301,16 @@ async def split(request: web.Request) -> web.Response:
     return web.json_response(ticket, status=201)
 
 
+@routes.post("/api/v1/tickets/{number}/link_phone")
+async def link_phone(request: web.Request) -> web.Response:
+    """An agent links the phone number a WeChat/Telegram citizen gave to their record."""
+    _, viewer = await signed_in(request, unsafe=True)
+    data = await json_body(request)
+    phone = _str(data, "phone", locale_of(request), required=True, limit=32) or ""
+    ticket = await services(request).tickets.link_phone(request.match_info["number"], viewer, phone)
+    return web.json_response(ticket)
+
+
 @routes.post("/api/v1/tickets/{number}/unmask")
 async def unmask(request: web.Request) -> web.Response:
     """A department sees the citizen's contact data, with a reason that is audited."""

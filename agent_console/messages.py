@@ -56,6 +56,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "action.reopen": ("重新打开", "Reopen"),
     "action.deadline_recomputed": ("期限重算", "Deadline recomputed"),
     "action.deadline_warning": ("时限预警", "Deadline warning"),
+    "action.link_phone": ("关联手机号", "Phone number linked"),
     # roles
     "role.agent": ("话务员", "Agent"),
     "role.supervisor": ("值班长", "Supervisor"),

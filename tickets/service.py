@@ -40,6 +40,7 @@ from tickets.privacy import (
     Viewer,
     display_phone,
     identity_visible,
+    mask_phone,
     masked_citizen,
     normalize_phone,
     ticket_numbers_in,
@@ -1081,6 +1082,37 @@ class TicketService:
         async with self.store.read() as tx:
             contact_rows = await tx.contacts_of(ticket_id)
         return _reply_point(contact_rows)
+
+    async def link_phone(self, number: str, viewer: Viewer, phone: str) -> Row:
+        """An agent adds the phone number a WeChat/Telegram citizen gave to their record."""
+        if viewer.role not in (Role.AGENT, Role.SUPERVISOR):
+            raise _refuse(viewer.role, "link a phone number")
+        e164 = normalize_phone(phone)
+        if not e164 or not e164.startswith("+"):
+            raise InvalidField("a valid phone number is required", field="phone")
+        now = self.clock()
+        async with self.store.write() as tx:
+            row = await self._visible_row(tx, number, viewer)
+            if row["citizen_id"] is None:
+                raise InvalidField("this ticket has no citizen record", field="phone")
+            holder = await tx.find_citizen([("phone", e164)])
+            if holder is not None and holder["id"] != row["citizen_id"]:
+                raise InvalidField("this number belongs to another citizen record", field="phone")
+            await tx.update_citizen(row["citizen_id"], {"phone": e164})
+            state = State(row["state"])
+            await tx.add_timeline(
+                row["id"],
+                TimelineEntry(
+                    at=now,
+                    actor=viewer.username,
+                    role=viewer.role,
+                    action="link_phone",
+                    from_state=state,
+                    to_state=state,
+                    payload={"phone": mask_phone(e164)},
+                ),
+            )
+        return await self.view(number, viewer)
 
     async def awaiting_rating(self, who: CitizenIdentity) -> str | None:
         """The number of this citizen's newest ticket that waits for their rating, if any."""

@@ -324,3 +324,32 @@ async def test_telephony_off_is_said_plainly(login: Any) -> None:
     assert err["error"]["code"] == "telephony_off"
     police = await login("police")
     await police.call("POST", "/api/v1/calls/hangup", status=403)
+
+
+async def test_agent_links_a_wechat_citizens_phone(center: Center, login: Any) -> None:
+    from datetime import UTC, datetime
+
+    from tickets.model import Channel, CitizenIdentity, InboundContact
+
+    r = await center.tickets.accept(
+        InboundContact(
+            channel=Channel.WECHAT,
+            external_id="wx-link",
+            citizen=CitizenIdentity(wechat_openid="oWx_link"),
+            text="路灯不亮",
+            received_at=datetime.now(UTC),
+        )
+    )
+    agent, cg = await login("agent"), await login("cg")
+    n = r.ticket_number
+    err = await agent.call("POST", f"/api/v1/tickets/{n}/link_phone", {"phone": "12"}, status=400)
+    assert err["error"]["field"] == "phone"
+    t = await agent.call("POST", f"/api/v1/tickets/{n}/link_phone", {"phone": "139 1234 5678"})
+    assert t["citizen"]["phone"] == "13912345678"
+    assert t["timeline"][-1]["action"] == "link_phone"
+    assert t["timeline"][-1]["payload"]["phone"] == "139****5678"
+    await cg.call("POST", f"/api/v1/tickets/{n}/link_phone", {"phone": "13912345678"}, status=403)
+    # the next call from that number pops the WeChat citizen's ticket on the agent's screen
+    assert center.calls is not None
+    history = await center.calls.history("13912345678")
+    assert [h["number"] for h in history] == [n]
