@@ -8,7 +8,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from agent_console import api, live_pages, mailbox_pages, pages, push, telephony_api
+from agent_console import api, live_pages, mailbox_pages, pages, push, report_pages, telephony_api
 from agent_console.web import SERVICES, ConsoleServices, Handler, error_middleware
 
 HERE = Path(__file__).parent
@@ -43,6 +43,7 @@ def make_app(svc: ConsoleServices, *, max_body_bytes: int = 1_048_576) -> web.Ap
     app.add_routes(api.routes)
     app.add_routes(pages.routes)
     app.add_routes(telephony_api.routes)
+    app.add_routes(report_pages.routes)
     app.add_routes(live_pages.routes)
     app.add_routes(mailbox_pages.routes)
     push.install(app, svc)

@@ -57,6 +57,25 @@ CATALOG: dict[str, tuple[str, str]] = {
     "action.deadline_recomputed": ("期限重算", "Deadline recomputed"),
     "action.deadline_warning": ("时限预警", "Deadline warning"),
     "action.link_phone": ("关联手机号", "Phone number linked"),
+    "rank.title": ("部门服务指数排名", "Department service index ranking"),
+    "rank.formula": (
+        "服务指数 = 15% 即时响应率 + 15% 按时办结率 + 10% 及时反馈率 + 60% 群众满意率;"
+        "回访件不少于 {n} 件的部门参与排名",
+        "Index = 15% response + 15% on time + 10% feedback + 60% satisfaction; "
+        "departments with at least {n} rated orders are ranked",
+    ),
+    "rank.department": ("单位", "Department"),
+    "rank.index": ("服务指数", "Index"),
+    "rank.response": ("即时响应率", "Response"),
+    "rank.on_time": ("按时办结率", "On time"),
+    "rank.feedback": ("及时反馈率", "Feedback"),
+    "rank.satisfaction": ("满意率", "Satisfaction"),
+    "rank.follow_ups": ("回访件", "Rated"),
+    "rank.tickets": ("工单数", "Tickets"),
+    "rank.returns": ("退回", "Returns"),
+    "rank.bottom": ("后三位", "Bottom three"),
+    "rank.none": ("本期没有回访件达到 {n} 件的部门", "No department has {n} rated orders yet"),
+    "rank.too_few": ("回访件不足 {n} 件、暂不排名", "Fewer than {n} rated orders, not ranked"),
     # roles
     "role.agent": ("话务员", "Agent"),
     "role.supervisor": ("值班长", "Supervisor"),

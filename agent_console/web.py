@@ -13,6 +13,7 @@ from aiohttp import web
 
 from agent_console.mailbox_guard import MailboxDesk
 from agent_console.messages import t
+from reports.service import FigureService
 from router.dispatching import DispatchDesk
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
@@ -41,6 +42,7 @@ class ConsoleServices:
     desk: TelephonyDesk | None = None
     calls: CallLog | None = None
     dispatching: DispatchDesk | None = None
+    figures: FigureService | None = None
     mailbox: MailboxDesk | None = None  # the public mayor's mailbox pages
     secure_cookies: bool = False
 

@@ -32,6 +32,7 @@ from connectors.wechat.connector import WechatConnector
 from connectors.wechat.crypto import CallbackCrypto
 from connectors.wechat.sender import WechatSender
 from hotline.settings import Settings
+from reports.service import FigureService
 from router.channel_actions import ChannelActions
 from router.deadlines import DeadlineWatcher
 from router.department_notices import DepartmentNotices
@@ -248,6 +249,7 @@ def build(
             desk=desk,
             calls=calls,
             dispatching=dispatching,
+            figures=FigureService(store),
         ),
         max_body_bytes=settings.max_body_bytes,
     )
