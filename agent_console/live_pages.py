@@ -7,11 +7,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from agent_console.messages import CATALOG, t
 from agent_console.pages import _ctx as page_context
 from agent_console.push import hub_of, wallboard
 from agent_console.web import locale_of, services, signed_in
 from tickets.accounts import Session
+from tickets.catalog import CATALOG, t
 from tickets.model import Role
 from tickets.privacy import Viewer
 

@@ -16,9 +16,9 @@ from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from agent_console.mailbox_guard import Challenge, ChallengeError, MailboxDesk
-from agent_console.messages import t
 from agent_console.web import locale_of, services
 from tickets.attachments import MIB
+from tickets.catalog import t
 from tickets.mailbox_records import MailboxEntry
 from tickets.model import Channel, CitizenIdentity, InboundContact, Location
 from tickets.privacy import normalize_phone

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from agent_console.messages import t
 from agent_console.web import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -22,6 +21,7 @@ from agent_console.web import (
     signed_in,
 )
 from tickets.accounts import AuthError
+from tickets.catalog import t
 from tickets.lifecycle import Action
 from tickets.model import Channel, CitizenIdentity, InboundContact, RatingLevel, Role, State
 from tickets.service import TicketError

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from agent_console.messages import t
 from agent_console.web import ApiError, field_error, locale_of, require_role, services, signed_in
 from reports.figures import DepartmentFigures, rank, rate
+from tickets.catalog import t
 from tickets.model import Role
 
 routes = web.RouteTableDef()

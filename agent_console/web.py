@@ -12,12 +12,12 @@ from typing import Any
 from aiohttp import web
 
 from agent_console.mailbox_guard import MailboxDesk
-from agent_console.messages import t
 from reports.service import FigureService
 from router.dispatching import DispatchDesk
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
 from tickets.calls import CallLog
+from tickets.catalog import t
 from tickets.lifecycle import LifecycleError
 from tickets.model import Role
 from tickets.privacy import Viewer

@@ -6,20 +6,21 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# 好差评 levels as the citizen sees them, 5 = very satisfied (the survey key).
-RATING_LABELS: dict[int, str] = {
-    5: "非常满意",
-    4: "满意",
-    3: "基本满意",
-    2: "不满意",
-    1: "非常不满意",
-}
+from tickets.catalog import t
+from tickets.model import RatingLevel
+
+# 好差评 levels as the citizen sees them, 5 = very satisfied (the survey key), and the
+# reasons a department may give for returning an order: both from the one catalog.
+RATING_LABELS: dict[int, str] = {level.score: t(f"rating.{level.value}") for level in RatingLevel}
 RETURN_REASONS: dict[str, str] = {
-    "not_our_jurisdiction": "不属本单位职责",
-    "wrong_district": "不属本辖区",
-    "duplicate": "重复工单",
-    "insufficient_information": "信息不全",
-    "other": "其他原因",
+    code: t(f"return_reason.{code}")
+    for code in (
+        "not_our_jurisdiction",
+        "wrong_district",
+        "duplicate",
+        "insufficient_information",
+        "other",
+    )
 }
 
 

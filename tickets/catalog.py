@@ -1,4 +1,8 @@
-"""The one message catalog: every user-facing text in Simplified Chinese and English."""
+"""The one message catalog: every user-facing text in Simplified Chinese and English.
+
+It lives at the bottom layer so the console and the channels (WeChat, Telegram, mail)
+say the same things in the same words.
+"""
 
 from __future__ import annotations
 
