@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tickets.model import AcceptResult, InboundContact
+from tickets.model import AcceptResult, CitizenIdentity, InboundContact
 
 # Where a connector hands a normalized contact; it returns once the contact is durable.
 ContactSink = Callable[[InboundContact], Awaitable[AcceptResult]]
@@ -40,6 +40,20 @@ class ActionOutcome:
     message: str
     ticket_number: str = ""
     department: str = ""
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """One of a citizen's tickets as the citizen may see it (no one else's data)."""
+
+    number: str
+    state: str  # a lifecycle state, rendered by the channel from the catalog
+    subject: str
+    due_at: datetime | None = None
+
+
+# The citizen's own recent tickets, for a "查询进度" request in a chat.
+ProgressLookup = Callable[[CitizenIdentity], Awaitable[list[ProgressLine]]]
 
 
 # Where a connector hands a ChannelAction; it returns once the outcome is committed.

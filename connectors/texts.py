@@ -77,3 +77,16 @@ def department_text(kind: str, p: dict[str, Any], tz: str = "Asia/Shanghai") -> 
     if kind == "briefing":
         return str(p.get("text") or "")
     return str(p.get("text") or "")
+
+
+def progress_text(lines: list[Any], tz: str = "Asia/Shanghai") -> str:
+    """The citizen's own tickets and where they stand (ProgressLine items)."""
+    if not lines:
+        return t("progress.none")
+    rows = [
+        f"{x.number} {t(f'state.{x.state}')}"
+        + (f"({t('progress.due')} {local_time(x.due_at, tz)[:10]})" if x.due_at else "")
+        + (f"\n  {x.subject}" if x.subject else "")
+        for x in lines
+    ]
+    return t("progress.head") + "\n" + "\n".join(rows)

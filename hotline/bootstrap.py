@@ -38,6 +38,7 @@ from router.deadlines import DeadlineWatcher
 from router.department_notices import DepartmentNotices
 from router.dispatching import DispatchDesk
 from router.notices import CitizenNotices
+from router.progress import CitizenProgress
 from router.rating_replies import RatingReplies
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
@@ -179,7 +180,11 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
         crypto = CallbackCrypto(
             wx.token.get_secret_value(), wx.encoding_aes_key.get_secret_value(), wx.app_id
         )
-        wechat = WechatConnector(WechatCallback(crypto, replies, media), api, media)
+        wechat = WechatConnector(
+            WechatCallback(crypto, replies, media, progress=CitizenProgress(center.tickets)),
+            api,
+            media,
+        )
         center.app.add_routes(wechat.routes())
         center.connectors.append(wechat)
         if wx.app_id and wx.app_secret.get_secret_value():

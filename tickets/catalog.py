@@ -61,6 +61,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "action.deadline_recomputed": ("期限重算", "Deadline recomputed"),
     "action.deadline_warning": ("时限预警", "Deadline warning"),
     "action.link_phone": ("关联手机号", "Phone number linked"),
+    "progress.head": ("您最近的工单:", "Your latest requests:"),
+    "progress.none": (
+        "暂未查到您的工单。直接发送您的诉求即可,我们会告诉您工单号。",
+        "No request of yours was found. Just send us your request.",
+    ),
+    "progress.due": ("办理期限", "due"),
     "rank.title": ("部门服务指数排名", "Department service index ranking"),
     "rank.formula": (
         "服务指数 = 15% 即时响应率 + 15% 按时办结率 + 10% 及时反馈率 + 60% 群众满意率;"

@@ -1114,6 +1114,15 @@ class TicketService:
             )
         return await self.view(number, viewer)
 
+    async def tickets_of(self, who: CitizenIdentity, limit: int = 5) -> list[Row]:
+        """A citizen's own newest tickets, found by any identity of theirs."""
+        keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()
+        if not keys:
+            return []
+        async with self.store.read() as tx:
+            citizen = await tx.find_citizen(keys)
+            return await tx.tickets_of_citizen(citizen["id"], limit) if citizen else []
+
     async def awaiting_rating(self, who: CitizenIdentity) -> str | None:
         """The number of this citizen's newest ticket that waits for their rating, if any."""
         keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()

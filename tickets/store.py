@@ -739,6 +739,15 @@ class Tx:
         )
         return _rows((await self.conn.execute(q)).mappings())
 
+    async def tickets_of_citizen(self, citizen_id: int, limit: int = 5) -> list[Row]:
+        q = (
+            select(tickets)
+            .where(tickets.c.citizen_id == citizen_id)
+            .order_by(tickets.c.id.desc())
+            .limit(limit)
+        )
+        return _rows((await self.conn.execute(q)).mappings())
+
     async def user_by_extension(self, extension: str) -> Row | None:
         row = (
             (await self.conn.execute(select(users).where(users.c.extension == extension)))

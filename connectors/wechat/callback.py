@@ -17,7 +17,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from connectors.base import ContactSink
+from connectors.base import ContactSink, ProgressLookup
+from connectors.texts import progress_text
 from connectors.wechat.client import TRANSIENT_ERRORS, WechatApi
 from connectors.wechat.crypto import CallbackCrypto, new_nonce
 from connectors.wechat.errors import ApiError, BadPayload, SignatureInvalid, WechatError
@@ -28,7 +29,7 @@ from connectors.wechat.messages import (
     text_reply,
     to_contact,
 )
-from tickets.model import AcceptResult, InboundContact
+from tickets.model import AcceptResult, CitizenIdentity, InboundContact
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class WechatCallback:
     media: MediaFetcher | None = None
     on_delivery: DeliveryReport | None = None
     menu_replies: Mapping[str, str] = field(default_factory=lambda: dict(MENU_REPLIES))
+    progress: ProgressLookup | None = None  # answers the 查询进度 (PROGRESS) menu
     accepted: int = 0
     refused: int = 0
 
@@ -209,6 +211,9 @@ class WechatCallback:
         if event:
             if event == "click":
                 key = msg.fields.get("EventKey", "")
+                if key == "PROGRESS" and self.progress is not None:
+                    lines = await self.progress(CitizenIdentity(wechat_openid=msg.from_user))
+                    return progress_text(lines)
                 return self.menu_replies.get(key, MENU_DEFAULT)
             if event in EVENT_REPLIES:
                 if event == "templatesendjobfinish" and self.on_delivery is not None:

@@ -351,3 +351,28 @@ def test_token_is_required() -> None:
         CallbackCrypto("")
     with pytest.raises(ValueError):
         CallbackCrypto(TOKEN, "short", APP_ID)
+
+
+async def test_progress_menu_lists_the_citizens_own_tickets(wechat: Wechat) -> None:
+    from router.progress import CitizenProgress
+
+    wechat.callback.progress = CitizenProgress(wechat.service)
+    click = fixture_bytes("wechatpy_event_click.xml").decode()
+    import re as _re
+
+    progress_click = _re.sub(r"<EventKey><!\[CDATA\[[^\]]*\]\]></EventKey>",
+                             "<EventKey><![CDATA[PROGRESS]]></EventKey>", click)  # fmt: skip
+    sender = _re.search(r"<FromUserName><!\[CDATA\[([^\]]*)\]\]>", progress_click)
+    assert sender is not None
+    empty = await wechat.post(progress_click, signed())
+    assert "暂未查到您的工单" in await empty.text()
+    text = fixture_bytes("wechatpy_text.xml").decode()
+    mine = _re.sub(r"<FromUserName><!\[CDATA\[[^\]]*\]\]>",
+                   f"<FromUserName><![CDATA[{sender.group(1)}]]>", text)  # fmt: skip
+    await wechat.post(mine, signed())
+    (contact,) = await wechat.contacts()
+    async with wechat.service.store.read() as tx:
+        ticket = await tx.ticket(ticket_id=contact["ticket_id"])
+    assert ticket is not None
+    answer = await (await wechat.post(progress_click, signed())).text()
+    assert ticket["number"] in answer and "已受理" in answer
