@@ -360,6 +360,7 @@ async def wallboard(svc: ConsoleServices, hub: Hub | None = None) -> dict[str, A
         ),
         "on_calls": len({c.agent_username or c.agent for c in talking}),
         "agents_online": len(hub.agents_online()) if hub else 0,
+        "agents_by_state": svc.presence.counts(now) if svc.presence else {},
         "live_calls": [
             {
                 "call_id": c.call_id,

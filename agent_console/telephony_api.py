@@ -169,3 +169,24 @@ async def queue(request: web.Request) -> web.Response:
         return {"action": action, "message": message}
 
     return await _run(request, work())
+
+
+@routes.get("/api/v1/agents")
+async def agents(request: web.Request) -> web.Response:
+    """Every agent's presence (supervisors): state, since when, pause reason, chats."""
+    _, viewer = await signed_in(request)
+    require_role(viewer, Role.SUPERVISOR, Role.ADMIN, locale=locale_of(request))
+    board = services(request).presence
+    now = services(request).tickets.clock()
+    return web.json_response(
+        [
+            {
+                "username": name,
+                "state": p.state.value,
+                "since": p.since.isoformat() if p.since else None,
+                "reason": p.reason,
+                "chats": p.chats,
+            }
+            for name, p in sorted((board.now(now) if board else {}).items())
+        ]
+    )

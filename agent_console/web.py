@@ -14,6 +14,7 @@ from aiohttp import web
 from agent_console.mailbox_guard import MailboxDesk
 from reports.service import FigureService
 from router.dispatching import DispatchDesk
+from router.presence import PresenceBoard
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
 from tickets.calls import CallLog
@@ -43,6 +44,7 @@ class ConsoleServices:
     calls: CallLog | None = None
     dispatching: DispatchDesk | None = None
     figures: FigureService | None = None
+    presence: PresenceBoard | None = None
     mailbox: MailboxDesk | None = None  # the public mayor's mailbox pages
     secure_cookies: bool = False
 

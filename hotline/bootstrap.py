@@ -38,6 +38,7 @@ from router.deadlines import DeadlineWatcher
 from router.department_notices import DepartmentNotices
 from router.dispatching import DispatchDesk
 from router.notices import CitizenNotices
+from router.presence import PresenceBoard
 from router.progress import CitizenProgress
 from router.rating_replies import RatingReplies
 from router.telephony import TelephonyDesk
@@ -238,6 +239,7 @@ def build(
     accounts = AccountService(store, tickets, settings.session_hours, clock, hasher)
     outbox = Outbox(store, clock)
     calls = CallLog(store, tickets, clock)
+    presence = PresenceBoard()
     dispatching = DispatchDesk(tickets)
     desk = TelephonyDesk(
         tickets,
@@ -245,6 +247,7 @@ def build(
         bus,
         service_level_seconds=settings.asterisk.service_level_seconds,
         missed_callback_hours=settings.asterisk.missed_callback_hours,
+        presence=presence,
     )
     app = make_app(
         ConsoleServices(
@@ -255,6 +258,7 @@ def build(
             calls=calls,
             dispatching=dispatching,
             figures=FigureService(store),
+            presence=presence,
         ),
         max_body_bytes=settings.max_body_bytes,
     )
@@ -267,7 +271,14 @@ def build(
     mailbox = _mailbox(settings, center)
     department_notices = _chats(settings, center)
     # Who reacts to which committed event: one visible table.
-    for subscriber in (CitizenNotices(tickets, outbox), dispatching, mailbox, department_notices):
+    subscribers = (
+        CitizenNotices(tickets, outbox),
+        dispatching,
+        presence,
+        mailbox,
+        department_notices,
+    )
+    for subscriber in subscribers:
         bus.subscribe(subscriber)
     # The browsers' sockets: inline, so a pop is enqueued inside publish (the hub never waits).
     bus.subscribe_inline(hub_of(app).on_event)

@@ -17,6 +17,7 @@ from typing import Any
 
 from connectors.base import CallControlError, CallSignal, Telephony
 from router.call_timing import TimingMark, call_figures
+from router.presence import PresenceBoard, PresenceError
 from tickets.bus import EventBus
 from tickets.calls import CallLog
 from tickets.events import (
@@ -93,6 +94,7 @@ class TelephonyDesk:
         telephony: Telephony | None = None,
         service_level_seconds: float = 15,
         missed_callback_hours: float = 2,
+        presence: PresenceBoard | None = None,
     ) -> None:
         self.tickets = tickets
         self.calls = calls
@@ -101,6 +103,7 @@ class TelephonyDesk:
         self.service_level_seconds = service_level_seconds
         self.missed_callback_hours = missed_callback_hours
         self.live: dict[str, LiveCall] = {}
+        self.presence = presence
         self._writes: set[asyncio.Task[None]] = set()
 
     # -- signals from the connector ------------------------------------------------
@@ -387,14 +390,21 @@ class TelephonyDesk:
         if not extension:
             raise NoLiveCall("no phone extension is set for this agent")
         interface = f"PJSIP/{extension}"
+        if action not in ("login", "logout", "pause", "unpause"):
+            at = self.tickets.clock()
+        if self.presence is not None:
+            # Check first: Asterisk is only asked for what the agent's state allows.
+            try:
+                self.presence.change(viewer.username, action, at, reason or "break")
+            except PresenceError as e:
+                raise CallFailed("invalid_request", str(e)) from e
         if action == "login":
             return await _asked(telephony.queue_login(interface, viewer.username))
         if action == "logout":
             return await _asked(telephony.queue_logout(interface))
         if action == "pause":
             return await _asked(telephony.queue_pause(interface, reason or "break"))
-        if action == "unpause":
-            return await _asked(telephony.queue_unpause(interface))
+        return await _asked(telephony.queue_unpause(interface))
         raise CallFailed("invalid_request", f"unknown queue action {action!r}")
 
     def survey_level(self, digit: str | None) -> RatingLevel | None:
