@@ -164,6 +164,19 @@ def _accept_entry(c: InboundContact, contact_id: int, now: datetime) -> Timeline
     )
 
 
+def _note(
+    at: datetime,
+    actor: str,
+    role: Role,
+    action: str,
+    state: State,
+    payload: dict[str, Any],
+    reason: str = "",
+) -> TimelineEntry:
+    """A timeline entry that records something without moving the ticket on."""
+    return TimelineEntry(at, actor, role, action, state, state, reason, payload)
+
+
 def _join_entry(c: InboundContact, contact_id: int, state: State, now: datetime) -> TimelineEntry:
     return TimelineEntry(
         at=now,
@@ -792,15 +805,14 @@ class TicketService:
         state = State(target["state"])
         await tx.add_timeline(
             target["id"],
-            TimelineEntry(
-                at=now,
-                actor=req.actor,
-                role=req.role,
-                action="merge_in",
-                from_state=state,
-                to_state=state,
+            _note(
+                now,
+                req.actor,
+                req.role,
+                "merge_in",
+                state,
+                {"from": row["number"], "contacts": moved},
                 reason=req.reason,
-                payload={"from": row["number"], "contacts": moved},
             ),
         )
         await tx.touch_ticket(target["id"], now)
@@ -904,14 +916,13 @@ class TicketService:
                 await tx.update_ticket(row["id"], row["version"], {**changed, "updated_at": now})
                 await tx.add_timeline(
                     row["id"],
-                    TimelineEntry(
-                        at=now,
-                        actor=viewer.username,
-                        role=viewer.role,
-                        action="edit",
-                        from_state=state,
-                        to_state=state,
-                        payload={"changed": {k: _jsonable(v) for k, v in changed.items()}},
+                    _note(
+                        now,
+                        viewer.username,
+                        viewer.role,
+                        "edit",
+                        state,
+                        {"changed": {k: _jsonable(v) for k, v in changed.items()}},
                     ),
                 )
         return await self.view(number, viewer)
@@ -997,19 +1008,18 @@ class TicketService:
                 state = State(row["state"])
                 await tx.add_timeline(
                     row["id"],
-                    TimelineEntry(
-                        at=now,
-                        actor=viewer.username,
-                        role=Role.SYSTEM,
-                        action="deadline_recomputed",
-                        from_state=state,
-                        to_state=state,
-                        reason="official holiday notice entered",
-                        payload={
+                    _note(
+                        now,
+                        viewer.username,
+                        Role.SYSTEM,
+                        "deadline_recomputed",
+                        state,
+                        {
                             "old_due_at": row["due_at"].isoformat(),
                             "due_at": due.due.isoformat(),
                             "provisional": due.provisional,
                         },
+                        reason="official holiday notice entered",
                     ),
                 )
                 changed.append((row["id"], row["number"]))
@@ -1050,14 +1060,13 @@ class TicketService:
                     due = row["sign_due_at"] if kind == "sign_overdue" else row["due_at"]
                     await tx.add_timeline(
                         row["id"],
-                        TimelineEntry(
-                            at=now,
-                            actor="deadline-watch",
-                            role=Role.SYSTEM,
-                            action="deadline_warning",
-                            from_state=state,
-                            to_state=state,
-                            payload={"kind": kind, "due_at": due.isoformat() if due else None},
+                        _note(
+                            now,
+                            "deadline-watch",
+                            Role.SYSTEM,
+                            "deadline_warning",
+                            state,
+                            {"kind": kind, "due_at": due.isoformat() if due else None},
                         ),
                     )
                     depts = tuple(d["department"] for d in await tx.ticket_departments(row["id"]))
@@ -1102,14 +1111,13 @@ class TicketService:
             state = State(row["state"])
             await tx.add_timeline(
                 row["id"],
-                TimelineEntry(
-                    at=now,
-                    actor=viewer.username,
-                    role=viewer.role,
-                    action="link_phone",
-                    from_state=state,
-                    to_state=state,
-                    payload={"phone": mask_phone(e164)},
+                _note(
+                    now,
+                    viewer.username,
+                    viewer.role,
+                    "link_phone",
+                    state,
+                    {"phone": mask_phone(e164)},
                 ),
             )
         return await self.view(number, viewer)
