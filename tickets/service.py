@@ -1182,13 +1182,29 @@ class TicketService:
             depts = await tx.ticket_departments(row["id"])
             rating_rows = await tx.ratings_of(row["id"])
             citizen = await tx.get_citizen(row["citizen_id"]) if row["citizen_id"] else None
+            call_floor = viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+            outbound = await tx.outbound(ticket_id=row["id"]) if call_floor else []
         handlers = frozenset(e["actor"] for e in tl) | {row["accepted_by"] or ""}
         visible = identity_visible(
             viewer, confidential=bool(row["confidential"]), handlers=handlers
         )
-        return self._render(
+        data = self._render(
             row, viewer, tl, hops, contact_rows, depts, rating_rows, citizen, visible, locale
         )
+        # What the citizen was (or is still to be) told, and whether it went out.
+        data["outbound"] = [
+            {
+                "channel": m["channel"],
+                "kind": m["kind"],
+                "status": m["status"],
+                "attempts": m["attempts"],
+                "last_error": m["last_error"],
+                "created_at": _jsonable(m["created_at"]),
+                "sent_at": _jsonable(m["sent_at"]),
+            }
+            for m in outbound
+        ]
+        return data
 
     def _render(
         self,

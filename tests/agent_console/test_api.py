@@ -353,3 +353,27 @@ async def test_agent_links_a_wechat_citizens_phone(center: Center, login: Any) -
     assert center.calls is not None
     history = await center.calls.history("13912345678")
     assert [h["number"] for h in history] == [n]
+
+
+async def test_pending_messages_to_the_citizen_show_on_the_ticket_page(
+    center: Center, login: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    from tickets.bus import InProcessBus
+    from tickets.model import Channel, CitizenIdentity, InboundContact
+
+    r = await center.tickets.accept(
+        InboundContact(
+            channel=Channel.WECHAT,
+            external_id="wx-pending",
+            citizen=CitizenIdentity(wechat_openid="oWx_pending"),
+            text="噪声扰民",
+            received_at=datetime.now(UTC),
+        )
+    )
+    assert isinstance(center.bus, InProcessBus)
+    await center.bus.drain()
+    agent = await login("agent")
+    page = await (await agent.client.get(f"/tickets/{r.ticket_number}")).text()
+    assert "告知市民" in page and "待发送" in page and "受理回执" in page

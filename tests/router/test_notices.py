@@ -58,3 +58,29 @@ async def test_phone_only_caller_gets_no_message(
     await service.accept(make_contact())
     await service.bus.drain()
     assert await outbox.messages() == []
+
+
+async def test_agents_see_what_the_citizen_was_told_and_what_is_pending(
+    service: TicketService, clock: FakeClock, make_contact: Callable[..., InboundContact]
+) -> None:
+    from tickets.model import SendError
+
+    outbox = Outbox(service.store, clock)
+    assert isinstance(service.bus, InProcessBus)
+    service.bus.subscribe(CitizenNotices(service, outbox))
+    r = await service.accept(
+        make_contact(channel=Channel.WECHAT, citizen=CitizenIdentity(wechat_openid="oWx_2"))
+    )
+    await service.bus.drain()
+    [m] = await outbox.claim()
+    await outbox.failed(m, SendError("WeChat API 502"))
+    t = await service.view(r.ticket_number, AGENT)
+    (shown,) = t["outbound"]
+    assert (shown["kind"], shown["status"], shown["last_error"]) == (
+        "accepted",
+        "pending",
+        "WeChat API 502",
+    )
+    dept = Viewer("d", Role.DEPARTMENT, "eco", service.scope_of("eco"))
+    await service.act(r.ticket_number, AGENT, Action.DISPATCH, payload={"department": "eco"})
+    assert (await service.view(r.ticket_number, dept))["outbound"] == []
