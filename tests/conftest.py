@@ -215,3 +215,12 @@ def make_contact(clock: FakeClock) -> Callable[..., InboundContact]:
         return InboundContact(**values)
 
     return make
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """Child `hotline serve` processes a test starts; each is stopped (by its PID) after."""
+    started: list[Any] = []
+    yield started
+    for s in started:
+        s.stop()
