@@ -2,7 +2,8 @@
 # Installs Hotline 12345 into ./.venv (Debian 12, as root or any user with python3-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! python3 -m venv --help >/dev/null 2>&1; then
+# Debian keeps ensurepip (which `python3 -m venv` needs) in python3-venv.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! python3 -c "import ensurepip" >/dev/null 2>&1; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv python3-pip
 fi
 if [ ! -x .venv/bin/python ]; then
