@@ -73,6 +73,7 @@ class LiveCall:
     agent_username: str | None = None
     ticket_number: str | None = None
     ticket_id: int | None = None
+    opened_ticket: str | None = None  # the ticket this call opened (not the caller's history)
     answered_at: datetime | None = None
     survey: str | None = None
     reconstructed: bool = False
@@ -158,6 +159,12 @@ class TelephonyDesk:
         username: str | None,
     ) -> None:
         history = await lookup
+        if call.answered_at is None and call.agent is not None and call.tail is not None:
+            # Answered, contact still being committed: wait for it, to know its ticket.
+            await asyncio.gather(call.tail, return_exceptions=True)
+        if call.opened_ticket is not None:
+            # Read after this call opened its own ticket: that one is not history.
+            history = tuple(h for h in history if h["number"] != call.opened_ticket)
         await self.bus.publish(
             CallerHistory(
                 at=call.started_at,
@@ -191,6 +198,8 @@ class TelephonyDesk:
         result = await self.tickets.accept(contact)
         call.ticket_number = result.ticket_number
         call.ticket_id = result.ticket_id
+        if result.created_ticket:
+            call.opened_ticket = result.ticket_number
         call.answered_at = at  # the call's row is written once, when it ends
         await self.bus.publish(
             CallAnswered(
