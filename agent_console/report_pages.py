@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from agent_console.pages import _ctx as page_context
 from agent_console.web import ApiError, field_error, locale_of, require_role, services, signed_in
 from reports.figures import DepartmentFigures, rank, rate
-from tickets.catalog import t
 from tickets.model import Role
 
 routes = web.RouteTableDef()
@@ -98,17 +98,8 @@ async def ranking_page(request: web.Request) -> web.Response:
     """The same ranking as a page."""
     data = await _ranking(request)
     session, _ = await signed_in(request)
-    locale = locale_of(request)
     return aiohttp_jinja2.render_template(
         "ranking.html",
         request,
-        {
-            "locale": locale,
-            "_": lambda key, **kw: t(key, locale, **kw),
-            "path": request.path,
-            "user": session.user,
-            "csrf_token": session.csrf_token,
-            "dept_name": services(request).tickets.tree.name,
-            "r": data,
-        },
+        page_context(request, user=session.user, csrf_token=session.csrf_token, r=data),
     )

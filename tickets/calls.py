@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tickets.group_commit import GroupCommit
-from tickets.privacy import normalize_phone
+from tickets.model import CitizenIdentity
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Row, Store
 
@@ -68,11 +68,9 @@ class CallLog:
 
     async def history(self, caller: str | None, locale: str = "zh") -> tuple[dict[str, Any], ...]:
         """The caller's previous and open tickets, newest first, for the screen pop."""
-        phone = normalize_phone(caller)
-        if not phone:
+        if not caller:
             return ()
-        async with self.store.read() as tx:
-            rows = await tx.tickets_of_citizen_by_phone(phone)
+        rows = await self.tickets.tickets_of(CitizenIdentity(phone=caller), limit=10)
         return tuple(
             {
                 "number": r["number"],

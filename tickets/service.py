@@ -1124,24 +1124,23 @@ class TicketService:
 
     async def tickets_of(self, who: CitizenIdentity, limit: int = 5) -> list[Row]:
         """A citizen's own newest tickets, found by any identity of theirs."""
-        keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()
-        if not keys:
-            return []
         async with self.store.read() as tx:
-            citizen = await tx.find_citizen(keys)
-            return await tx.tickets_of_citizen(citizen["id"], limit) if citizen else []
+            citizen_id = await self._known_citizen(tx, who)
+            return await tx.tickets_of_citizen(citizen_id, limit) if citizen_id else []
+
+    async def _known_citizen(self, tx: Tx, who: CitizenIdentity) -> int | None:
+        keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()
+        found = await tx.find_citizen(keys) if keys else None
+        return int(found["id"]) if found else None
 
     async def awaiting_rating(self, who: CitizenIdentity) -> str | None:
         """The number of this citizen's newest ticket that waits for their rating, if any."""
-        keys = replace(who, phone=normalize_phone(who.phone)).identity_keys()
-        if not keys:
-            return None
         async with self.store.read() as tx:
-            citizen = await tx.find_citizen(keys)
-            if citizen is None:
+            citizen_id = await self._known_citizen(tx, who)
+            if citizen_id is None:
                 return None
             rows = await tx.open_ticket_of_citizen(
-                citizen["id"], datetime.min.replace(tzinfo=UTC), [State.FOLLOW_UP.value]
+                citizen_id, datetime.min.replace(tzinfo=UTC), [State.FOLLOW_UP.value]
             )
         return str(rows[0]["number"]) if rows else None
 

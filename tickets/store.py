@@ -728,17 +728,6 @@ class Tx:
         )
         return _rows((await self.conn.execute(q.order_by(calls.c.callback_due_at))).mappings())
 
-    async def tickets_of_citizen_by_phone(self, phone: str, limit: int = 10) -> list[Row]:
-        """A caller's tickets, newest first (the screen pop's history)."""
-        q = (
-            select(tickets)
-            .join(citizens, citizens.c.id == tickets.c.citizen_id)
-            .where(citizens.c.phone == phone)
-            .order_by(tickets.c.id.desc())
-            .limit(limit)
-        )
-        return _rows((await self.conn.execute(q)).mappings())
-
     async def tickets_of_citizen(self, citizen_id: int, limit: int = 5) -> list[Row]:
         q = (
             select(tickets)
