@@ -599,6 +599,14 @@ CATALOG: dict[str, tuple[str, str]] = {
         "12345政务服务便民热线 主办 · 服务电话 12345(24小时)",
         "Run by the 12345 Government Service Hotline · call 12345, day and night",
     ),
+    # --- knowledge base (kb.*) ---
+    # --- administration (admin.*) ---
+    # --- online contacts, live chat and letters (chat.*, online.*) ---
+    # --- department portal, recordings and supervision (portal.*, sup.*) ---
+    # --- bad reviews, appeals and the person ledger (review.*, ledger.*) ---
+    # --- briefings and hotspots (brief.*, hot.*) ---
+    # --- figures and rankings (fig.*) ---
+    # --- channels: media and notices (media.*) ---
 }
 
 
