@@ -134,6 +134,8 @@ tickets = Table(
     Column("informed_at", UTCDateTime, nullable=True),
     Column("rating", String(24), nullable=True),
     Column("rated_at", UTCDateTime, nullable=True),
+    # An upheld appeal (申诉 → 复核) takes the rating out of the department's figures.
+    Column("rating_excluded", Boolean, nullable=False, server_default="0"),
     Column("closed_at", UTCDateTime, nullable=True),
     Column("merged_into", Integer, ForeignKey("tickets.id"), nullable=True),
     Column("split_from", Integer, ForeignKey("tickets.id"), nullable=True),

@@ -7,8 +7,8 @@ Create Date: 2026-11-23 04:40:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0010'
 down_revision = '0009'
@@ -17,8 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('rating_excluded', sa.Boolean(), server_default='0', nullable=False)
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_column('rating_excluded')
