@@ -1,14 +1,16 @@
 """Tells citizens how their request goes: committed ticket events → outbox messages.
 
 Which events make a notice, and of which kind, is the table below; each channel's
-sender renders a kind its own way (WeChat template, Telegram message, e-mail).
+sender renders a kind its own way (WeChat template, Telegram message, e-mail). The
+"accepted" notice is not here: the ticket service writes it to the outbox in the very
+transaction that opens the ticket (a crash cannot separate them, and no read is needed).
 """
 
 from __future__ import annotations
 
 import logging
 
-from tickets.events import ContactAccepted, DomainEvent, TicketChanged
+from tickets.events import DomainEvent, TicketChanged
 from tickets.outbox import Outbox
 from tickets.service import TicketService
 
@@ -36,11 +38,7 @@ class CitizenNotices:
         self.outbox = outbox
 
     async def __call__(self, event: DomainEvent) -> None:
-        if isinstance(event, ContactAccepted) and event.created_ticket:
-            await self._notify(
-                event.ticket_id, event.ticket_number, "accepted", f"accepted:{event.ticket_id}"
-            )
-        elif isinstance(event, TicketChanged):
+        if isinstance(event, TicketChanged):
             kind = NOTICE_OF_ACTION.get(event.action)
             if kind is None:
                 return

@@ -15,7 +15,7 @@ from typing import Any
 
 from tickets.group_commit import GroupCommit
 from tickets.model import OutboundMessage, SendError
-from tickets.service import Clock, system_clock
+from tickets.service import Clock, pending_outbound, system_clock
 from tickets.store import Row, Store
 
 log = logging.getLogger(__name__)
@@ -56,21 +56,10 @@ class Outbox:
         ticket_id: int | None = None,
     ) -> int | None:
         """Store a message for sending; the same dedupe key twice stores it once."""
-        now = self.clock()
-        message_id = await self._enqueues.submit(
-            {
-                "channel": channel,
-                "kind": kind,
-                "recipient": recipient,
-                "payload": payload,
-                "dedupe_key": dedupe_key,
-                "ticket_id": ticket_id,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
+        row = pending_outbound(
+            channel, kind, recipient, payload, dedupe_key, ticket_id, self.clock()
         )
+        message_id = await self._enqueues.submit(row)
         self.wakeup.set()
         return message_id
 

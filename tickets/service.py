@@ -194,6 +194,30 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def pending_outbound(
+    channel: str,
+    kind: str,
+    recipient: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    ticket_id: int | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """An outbox row waiting for its first send (the outbox and the accept path write these)."""
+    return {
+        "channel": channel,
+        "kind": kind,
+        "recipient": recipient,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "ticket_id": ticket_id,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
 @dataclass
 class TicketService:
     """Use cases on tickets; SQL is in `Store`, rules in `lifecycle` and `sla`."""
@@ -307,6 +331,9 @@ class TicketService:
             ticket_id = await tx.insert_ticket(values)
             await tx.link_contact(contact_id, ticket_id, citizen_id)
             await tx.add_timeline(ticket_id, _accept_entry(contact, contact_id, now))
+            await tx.enqueue_outbound_many(
+                self._accepted_notices([(contact, ticket_id, values)], now)
+            )
             return AcceptResult(ticket_id, number, contact_id, True, False)
 
     async def _accept_batch(self, batch: Sequence[InboundContact]) -> list[AcceptResult]:
@@ -353,14 +380,11 @@ class TicketService:
             day = self.calendar.local_date(now).strftime("%Y%m%d")
             last = await tx.next_ticket_sequence(day, len(opened)) if opened else 0
             numbers = [f"{day}-{last - len(opened) + 1 + n:06d}" for n in range(len(opened))]
-            inserted = await tx.insert_many(
-                "tickets",
-                [
-                    self._ticket_values(batch[i], numbers[n], citizen_of[i], now)
-                    for n, i in enumerate(opened)
-                ],
-                keys=["number"],
-            )
+            new_tickets = [
+                self._ticket_values(batch[i], numbers[n], citizen_of[i], now)
+                for n, i in enumerate(opened)
+            ]
+            inserted = await tx.insert_many("tickets", new_tickets, keys=["number"])
             id_of_number = {r["number"]: int(r["id"]) for r in inserted}
             ticket_ids = [id_of_number[n] for n in numbers]
             placed = [
@@ -390,6 +414,13 @@ class TicketService:
                     made[i] = AcceptResult(tid, number, cid, False, False, joined_existing=True)
             await tx.add_timeline_many(entries)
             await tx.touch_tickets(joined, now)
+            # The citizen's "accepted" notice commits with the ticket: no crash between
+            # the two can lose it, and nobody has to read the ticket back to send it.
+            await tx.enqueue_outbound_many(
+                self._accepted_notices(
+                    [(batch[i], ticket_ids[n], new_tickets[n]) for n, i in enumerate(opened)], now
+                )
+            )
         results: list[AcceptResult] = []
         for i, k in enumerate(keys):
             if k in existing:
@@ -470,6 +501,22 @@ class TicketService:
             "last_contact_at": now,
         }
 
+    def _accepted_notices(
+        self, opened: Iterable[tuple[InboundContact, int, Row]], now: datetime
+    ) -> list[dict[str, Any]]:
+        """Outbox rows telling each citizen who can be written to that their ticket exists."""
+        rows = []
+        for c, ticket_id, values in opened:
+            identity = {k: v for k, v in vars(c.citizen).items() if v}
+            point = _reply_point([{"channel": c.channel.value, "identity": identity}])
+            if point is not None:
+                payload = self._notice_payload(values)
+                key = f"accepted:{ticket_id}"
+                rows.append(
+                    pending_outbound(point[0], "accepted", point[1], payload, key, ticket_id, now)
+                )
+        return rows
+
     async def _citizen_for(self, tx: Tx, who: CitizenIdentity, now: datetime) -> int | None:
         keys = who.identity_keys()
         if not keys:
@@ -530,6 +577,7 @@ class TicketService:
                 async with self.store.write() as tx:
                     row = await self._visible_row(tx, number, viewer)
                     facts = await self._facts(tx, row, viewer)
+                    req = await self._review_first(tx, row, req, facts)
                     new_state, entry = transition(State(row["state"]), req, facts)
                     changes, extra = await self._effects(tx, row, req, new_state, now)
                     entry = replace(entry, payload={**entry.payload, **extra})
@@ -552,7 +600,7 @@ class TicketService:
                 at=now,
                 ticket_id=row["id"],
                 ticket_number=number,
-                action=action.value,
+                action=req.action.value,
                 from_state=row["state"],
                 to_state=new_state.value,
                 actor=viewer.username,
@@ -586,18 +634,51 @@ class TicketService:
             warn_share=self.rules.warn_share,
         )
 
+    async def _review_first(self, tx: Tx, row: Row, req: Request, facts: Facts) -> Request:
+        """先审后派: in a category that needs review, an agent's dispatch becomes a proposal
+        that waits in 待审核; the supervisor's approval sends it where the agent proposed."""
+        if (
+            req.action is Action.DISPATCH
+            and req.role is Role.AGENT
+            and facts.review_required
+            and row["state"] == State.RECEIVED.value
+        ):
+            if req.payload.get("department"):
+                self._department(req.payload["department"], "department")
+            return replace(req, action=Action.SUBMIT_REVIEW)
+        if req.action is Action.APPROVE and not req.payload.get("department"):
+            for e in reversed(await tx.timeline_of(row["id"])):
+                if e["action"] == Action.SUBMIT_REVIEW.value:
+                    proposal = {
+                        k: e["payload"][k]
+                        for k in ("department", "co_departments")
+                        if e["payload"].get(k)
+                    }
+                    return replace(req, payload={**proposal, **req.payload})
+        return req
+
     def _deadlines(self, row: Row, start: datetime) -> tuple[Deadline, Deadline]:
-        """Sign and handling deadlines for an order dispatched at `start`."""
+        """Sign and handling deadlines for an order dispatched at `start`.
+
+        A category's own limit (set by admins) beats the center's default for its complexity.
+        """
         r, cal = self.rules, self.calendar
+        cat = self.category_rows.get(row["category"] or "") or {}
         if row["urgency"] == Urgency.URGENT.value:
             sign = hours_deadline(cal, start, r.urgent_sign_hours, r.warn_share)
-            due = hours_deadline(cal, start, r.urgent_hours, r.warn_share)
+            hours = cat.get("limit_hours") or r.urgent_hours
+            due = hours_deadline(cal, start, hours, r.warn_share)
+        elif cat.get("limit_hours"):
+            sign = working_days_deadline(cal, start, r.sign_working_days, r.warn_share)
+            due = hours_deadline(cal, start, cat["limit_hours"], r.warn_share)
         else:
             days = (
                 r.complex_working_days
                 if row["complexity"] == Complexity.COMPLEX.value
                 else r.simple_working_days
             )
+            if cat.get("limit_days") and row["complexity"] == cat.get("complexity"):
+                days = cat["limit_days"]
             sign = working_days_deadline(cal, start, r.sign_working_days, r.warn_share)
             due = working_days_deadline(cal, start, days, r.warn_share)
         return sign, due
@@ -789,7 +870,26 @@ class TicketService:
             return await self._merge_into(tx, row, str(p["into"]), req, now)
         if a is Action.REOPEN:
             return {"closed_at": None}, {}
+        if a is Action.SUPERVISE and p.get("due_date"):
+            return self._supervised_deadline(p["due_date"], now)
         return {}, {}
+
+    def _supervised_deadline(
+        self, raw: Any, now: datetime
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """督办 with a new handling deadline: the end (24:00 local) of the day named."""
+        try:
+            day = date.fromisoformat(str(raw))
+        except ValueError:
+            raise InvalidField(
+                "the new deadline must be a date (YYYY-MM-DD)", field="due_date"
+            ) from None
+        due = self.calendar.end_of_day(day)
+        if due <= now:
+            raise InvalidField("the new deadline must be in the future", field="due_date")
+        warn = now + (due - now) * self.rules.warn_share
+        changes = {"due_at": due, "warn_at": warn, "deadline_provisional": False}
+        return changes, {"due_at": due.isoformat()}
 
     async def _merge_into(
         self, tx: Tx, row: Row, into: str, req: Request, now: datetime
@@ -857,6 +957,18 @@ class TicketService:
                 }
             )
             await tx.move_contacts(chosen, new_id)
+            point = _reply_point([c for c in own if c["id"] in chosen])
+            new_row = await tx.ticket(ticket_id=new_id) if point else None
+            if point is not None and new_row is not None:
+                payload = self._notice_payload(new_row)
+                await tx.enqueue_outbound_many(
+                    [
+                        pending_outbound(
+                            point[0], "accepted", point[1], payload, f"accepted:{new_id}",
+                            new_id, now,
+                        )
+                    ]
+                )  # fmt: skip
             for tid, action, state, other in (
                 (new_id, "split_in", State.RECEIVED, number),
                 (row["id"], "split_out", State(row["state"]), new_number),
@@ -1157,18 +1269,18 @@ class TicketService:
             row = await tx.ticket(ticket_id=ticket_id) if point else None
         if point is None or row is None:
             return None
+        return {"channel": point[0], "recipient": point[1], "payload": self._notice_payload(row)}
+
+    def _notice_payload(self, row: Row) -> dict[str, Any]:
+        """The ticket facts a progress notice shows (from a stored row or one being inserted)."""
         return {
-            "channel": point[0],
-            "recipient": point[1],
-            "payload": {
-                "ticket_number": row["number"],
-                "subject": row["subject"],
-                "category_name": self.category_name(row["category"]),
-                "department_name": self.tree.name(row["lead_department"]),
-                "due_at": _jsonable(row["due_at"]),
-                "result_text": row["result_text"],
-                "at": _jsonable(row["updated_at"]),
-            },
+            "ticket_number": row["number"],
+            "subject": row["subject"],
+            "category_name": self.category_name(row["category"]),
+            "department_name": self.tree.name(row.get("lead_department")),
+            "due_at": _jsonable(row.get("due_at")),
+            "result_text": row.get("result_text"),
+            "at": _jsonable(row["updated_at"]),
         }
 
     async def view(self, number: str, viewer: Viewer, *, locale: str = "zh") -> Row:
@@ -1376,6 +1488,8 @@ class TicketService:
                         "created_at",
                         "due_at",
                         "sign_due_at",
+                        "warn_at",
+                        "extension_pending_days",
                         "deadline_provisional",
                         "rating",
                         "confidential",

@@ -648,6 +648,12 @@ class Tx:
         )
         return (await self.conn.execute(stmt)).scalar_one_or_none()
 
+    async def enqueue_outbound_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add messages in one statement; those whose dedupe key exists are left out."""
+        if rows:
+            stmt = self._insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            await self.conn.execute(stmt, [dict(r) for r in rows])
+
     async def claim_outbound(
         self, now: datetime, lease_until: datetime, limit: int, channels: Sequence[str] | None
     ) -> list[Row]:

@@ -4,7 +4,10 @@ and WeChat's retries of everything make no duplicate."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -37,6 +40,25 @@ def message(i: int) -> tuple[dict[str, str], str]:
         f"<Content><![CDATA[第{i}条诉求:路灯不亮]]></Content><MsgId>{msg_id}</MsgId></xml>"
     )
     return safe_mode(xml, nonce=f"n{i}", timestamp=str(int(time.time())))
+
+
+def accepted_notices(db: Path) -> list[tuple[int, str, str]]:
+    """(ticket id, channel, recipient) of every "accepted" notice in the outbox."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute(
+            "SELECT ticket_id, channel, recipient FROM outbox "
+            "WHERE kind = 'accepted' AND dedupe_key = 'accepted:' || ticket_id ORDER BY ticket_id"
+        ).fetchall()
+
+
+def ticket_recipients(db: Path) -> list[tuple[int, str, str]]:
+    """(ticket id, "wechat", OpenID) of every ticket, from the contact that opened it."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        rows = conn.execute(
+            "SELECT t.id, c.identity FROM tickets t JOIN contacts c ON c.ticket_id = t.id "
+            "WHERE c.id = (SELECT min(id) FROM contacts WHERE ticket_id = t.id) ORDER BY t.id"
+        ).fetchall()
+    return [(tid, "wechat", json.loads(identity)["wechat_openid"]) for tid, identity in rows]
 
 
 async def post(http: aiohttp.ClientSession, url: str, i: int) -> int:
@@ -86,6 +108,10 @@ async def test_kill_9_between_commit_and_reply_loses_and_doubles_nothing(
         stored = {eid for ch, eid, _ in stored_contacts(data_dir / "hotline.db") if ch == "wechat"}
         assert_no_duplicates(stored_contacts(data_dir / "hotline.db"))
         assert {str(6_000_000_000_000_000_000 + i) for i in acked} <= stored
+        # Each ticket's "accepted" notice committed with it: the kill separated none of them.
+        assert accepted_notices(data_dir / "hotline.db") == ticket_recipients(
+            data_dir / "hotline.db"
+        )
         # WeChat retries every message (the answered ones too): all kept, none twice.
         for i in range(MESSAGES):
             assert await post(http, second.url, i) == 200
