@@ -413,3 +413,45 @@ dispatch_rules = Table(
     Column("updated_by", String(64), nullable=False, server_default=""),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- knowledge base: one row per article, every version kept beside it ---
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("status", String(16), nullable=False),  # of the newest version: draft, in_review, …
+    Column("latest_version", Integer, nullable=False),
+    Column("published_version", Integer, nullable=True),  # what agents see; None = nothing
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_kb_articles_department", "department", "status"),
+)
+
+kb_versions = Table(
+    "kb_versions",
+    metadata,
+    Column("article_id", Integer, ForeignKey("kb_articles.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),  # draft/in_review/published/superseded/withdrawn
+    Column("title", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("category", String(64), ForeignKey("categories.code"), nullable=True),
+    Column("keywords", JSON, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    # Segmented words, space-delimited with a space at both ends: `LIKE '% word %'` finds a
+    # whole word the same way on SQLite and PostgreSQL.
+    Column("title_terms", Text, nullable=False),
+    Column("body_terms", Text, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("submitted_by", String(64), nullable=True),
+    Column("submitted_at", UTCDateTime, nullable=True),
+    Column("reviewed_by", String(64), nullable=True),
+    Column("reviewed_at", UTCDateTime, nullable=True),
+    Column("review_note", Text, nullable=False, server_default=""),  # why it was sent back
+)
