@@ -3,7 +3,8 @@
 A sign or return goes through the ticket service as the pressing staff member (their
 own account, role and department scope, found by their Telegram user id); a group is
 bound to a department by spending a one-time link code; a citizen's rating is recorded
-after checking the ticket is theirs. Refusals come back as text for the chat.
+as that citizen, on their own ticket only (the same path as a digit reply). Refusals
+come back as text for the chat.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 
 from connectors.base import ActionOutcome, ChannelAction
 from tickets.lifecycle import Action, LifecycleError, RoleNotAllowed
-from tickets.model import RatingLevel, Role
+from tickets.model import CitizenIdentity, Role
 from tickets.privacy import Viewer
 from tickets.service import Clock, TicketError, TicketNotFound, TicketService
 from tickets.store import Store
@@ -93,22 +94,12 @@ class ChannelActions:
     async def _rate(self, a: ChannelAction) -> ActionOutcome:
         if a.rating is None or not 1 <= a.rating <= 5:
             return ActionOutcome(False, "请选择 1 到 5 之间的评价。", a.ticket_number)
-        point = await self.tickets.reply_point(await self._id_of(a))
-        if point != (a.channel, a.chat_id) and point != (a.channel, a.actor_id):
+        who = CitizenIdentity(**{IDENTITY_OF_CHANNEL[a.channel]: a.actor_id})
+        try:
+            await self.tickets.rate_as_citizen(a.ticket_number, who, a.rating, a.channel)
+        except TicketNotFound:  # not the presser's own ticket
             return ActionOutcome(False, "只能评价您本人的工单。", a.ticket_number)
-        level = RatingLevel.from_score(a.rating)
-        await self.tickets.act(
-            a.ticket_number, RATING_DESK, Action.RECORD_RATING,
-            payload={"rating": level.value, "source": a.channel},
-        )  # fmt: skip
         return ActionOutcome(True, "感谢您的评价!", a.ticket_number)
-
-    async def _id_of(self, a: ChannelAction) -> int:
-        async with self.store.read() as tx:
-            row = await tx.ticket(number=a.ticket_number)
-        if row is None:
-            raise TicketNotFound(f"no ticket {a.ticket_number}")
-        return int(row["id"])
 
     async def _bind(self, a: ChannelAction) -> ActionOutcome:
         code = a.code.strip().upper()
@@ -162,11 +153,6 @@ class ChannelActions:
         kind = IDENTITY_OF_CHANNEL[channel]
         async with self.store.read() as tx:
             return await tx.last_contact_from(channel, kind, recipient)
-
-
-# The desk that records a rating a citizen gave in a chat, as an agent records one given
-# on the phone (RECORD_RATING is an agent's action; the source says which channel).
-RATING_DESK = Viewer("rating-desk", Role.AGENT)
 
 
 def _unknown_staff(a: ChannelAction) -> ActionOutcome:

@@ -11,9 +11,8 @@ import logging
 from dataclasses import replace
 
 from connectors.base import ContactSink
-from tickets.lifecycle import Action, LifecycleError
-from tickets.model import AcceptResult, Channel, InboundContact, RatingLevel, Role
-from tickets.privacy import Viewer
+from tickets.lifecycle import LifecycleError
+from tickets.model import AcceptResult, Channel, InboundContact
 from tickets.service import TicketService
 
 log = logging.getLogger(__name__)
@@ -42,14 +41,9 @@ class RatingReplies:
         # Quoting the number threads the reply onto the ticket it rates.
         text = f"{contact.text.strip()}〔评价工单 {number}〕"
         result = await self.sink(replace(contact, text=text))
-        level = RatingLevel.from_score(digit)
-        who = Viewer(f"{contact.channel.value}:{contact.external_id}", Role.SYSTEM)
         try:
-            await self.tickets.act(
-                number,
-                who,
-                Action.RECORD_RATING,
-                payload={"rating": level.value, "source": contact.channel.value},
+            await self.tickets.rate_as_citizen(
+                number, contact.citizen, digit, contact.channel.value
             )
         except LifecycleError as e:  # rated already (a redelivery): the first one counts
             log.info("rating reply on %s not recorded: %s", number, e)

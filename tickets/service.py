@@ -1152,6 +1152,8 @@ class TicketService:
     async def _may_see(self, tx: Tx, row: Row, viewer: Viewer) -> bool:
         if viewer.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.SYSTEM):
             return True
+        if viewer.role is Role.CITIZEN:  # their own tickets only (see rate_as_citizen)
+            return viewer.username == f"citizen:{row['citizen_id']}"
         if viewer.role in (Role.DEPARTMENT, Role.POLICE):
             return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))
         return False
@@ -1255,6 +1257,22 @@ class TicketService:
                 citizen_id, datetime.min.replace(tzinfo=UTC), [State.FOLLOW_UP.value]
             )
         return str(rows[0]["number"]) if rows else None
+
+    async def rate_as_citizen(
+        self, number: str, who: CitizenIdentity, score: int, source: str
+    ) -> Row:
+        """A citizen rates their own ticket (a digit reply, a rating button): on the
+        timeline as that citizen; TicketNotFound if the ticket is not theirs."""
+        async with self.store.read() as tx:
+            citizen_id = await self._known_citizen(tx, who)
+        if citizen_id is None:
+            raise TicketNotFound(f"no ticket {number} of this citizen")
+        return await self.act(
+            number,
+            Viewer(f"citizen:{citizen_id}", Role.CITIZEN),
+            Action.RECORD_RATING,
+            payload={"rating": RatingLevel.from_score(score).value, "source": source},
+        )
 
     async def ticket_row(self, ticket_id: int) -> Row | None:
         """The ticket's own row, for subscribers that need a field or two, not the view."""

@@ -40,6 +40,13 @@ async def test_digit_reply_rates_the_waiting_ticket(
     t = await service.view(n, SUP)
     assert t["state"] == "closed" and t["rating"] == "very_satisfied"
     assert t["timeline"][-1]["payload"]["source"] == "wechat"
+    # the citizen's own rating, recorded as them (the same path as Telegram's buttons)
+    assert t["timeline"][-1]["role"] == "citizen"
+    async with service.store.read() as tx:
+        (rating,) = await tx.ratings_of(first.ticket_id)
+        row = await tx.ticket(ticket_id=first.ticket_id)
+    assert row is not None and rating["actor"] == f"citizen:{row['citizen_id']}"
+    assert t["timeline"][-1]["actor"] == rating["actor"]
     again = await replies(reply)  # WeChat retries: still one contact, one rating
     assert again.duplicate and again.ticket_number == n
     t = await service.view(n, SUP)

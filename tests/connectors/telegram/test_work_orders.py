@@ -199,3 +199,12 @@ async def test_citizen_rates_with_the_inline_keyboard(
     await telegram.post(mine)
     t = await telegram.service.view(r.ticket_number, AGENT)
     assert (t["state"], t["rating"]) == ("closed", "very_satisfied")
+    # recorded as the citizen themself, not a stand-in desk
+    rated = t["timeline"][-1]
+    assert (rated["action"], rated["role"]) == ("record_rating", "citizen")
+    async with telegram.service.store.read() as tx:
+        (rating,) = await tx.ratings_of(r.ticket_id)
+        mine_row = await tx.ticket(ticket_id=r.ticket_id)
+    assert mine_row is not None
+    assert (rating["actor"], rating["source"]) == (f"citizen:{mine_row['citizen_id']}", "telegram")
+    assert rated["actor"] == rating["actor"]
