@@ -8,7 +8,23 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from agent_console import api, live_pages, mailbox_pages, pages, push, report_pages, telephony_api
+from agent_console import (
+    admin_pages,
+    api,
+    briefing_pages,
+    chat_api,
+    knowledge_pages,
+    live_pages,
+    mailbox_pages,
+    pages,
+    portal_pages,
+    push,
+    recordings,
+    report_pages,
+    review_pages,
+    supervision_api,
+    telephony_api,
+)
 from agent_console.web import SERVICES, ConsoleServices, Handler, error_middleware
 
 HERE = Path(__file__).parent
@@ -43,9 +59,18 @@ def make_app(svc: ConsoleServices, *, max_body_bytes: int = 1_048_576) -> web.Ap
     app.add_routes(api.routes)
     app.add_routes(pages.routes)
     app.add_routes(telephony_api.routes)
+    app.add_routes(chat_api.routes)
     app.add_routes(report_pages.routes)
+    app.add_routes(briefing_pages.routes)
+    app.add_routes(review_pages.routes)
     app.add_routes(live_pages.routes)
     app.add_routes(mailbox_pages.routes)
+    app.add_routes(portal_pages.routes)
+    app.add_routes(knowledge_pages.routes)
+    knowledge_pages.install(app, svc)
+    recordings.install(app)
+    supervision_api.install(app)
+    admin_pages.install(app, svc)
     push.install(app, svc)
     app.router.add_static("/static", HERE / "static", append_version=True)
     return app

@@ -16,12 +16,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from agent_console.web import SERVICES, SESSION_COOKIE, ConsoleServices, locale_of
+from router.online_desk import DeskNews
 from tickets.accounts import AuthError
 from tickets.events import (
     CallAnswered,
     CallerHistory,
     CallFinished,
     CallOffered,
+    DeadlineWarning,
     DomainEvent,
     TicketChanged,
     TransferOutcome,
@@ -192,6 +194,28 @@ class Hub:
             "at": e.at.isoformat(),
         }
 
+    def _desk_news(self, e: DomainEvent) -> tuple[Iterable[Client], dict[str, Any]]:
+        assert isinstance(e, DeskNews)
+        if e.to is None:  # the queue: every workspace and the supervisors
+            return list(self._role(*CALL_ROLES)), e.message
+        return [c for c in self.by_user.get(e.to, ()) if c.role in CALL_ROLES], e.message
+
+    def _deadline_warning(self, e: DomainEvent) -> tuple[Iterable[Client], dict[str, Any]]:
+        # An unsigned order past its sign deadline is escalated: every supervisor hears of
+        # it at once; the units in its chain see their own warnings.
+        assert isinstance(e, DeadlineWarning)
+        departments = set(e.departments)
+        targets = list(self._role(Role.SUPERVISOR))
+        targets += [c for c in self._role(Role.DEPARTMENT) if c.scope & departments]
+        return targets, {
+            "type": "deadline_warning",
+            "number": e.ticket_number,
+            "kind": e.kind,
+            "due_at": e.due_at,
+            "departments": list(e.departments),
+            "at": e.at.isoformat(),
+        }
+
     # -- sockets -----------------------------------------------------------------------
 
     def _add(self, client: Client) -> None:
@@ -317,6 +341,8 @@ _ROUTES: dict[type[DomainEvent], Route] = {
     TransferOutcome: Hub._transfer_outcome,
     CallFinished: Hub._call_finished,
     TicketChanged: Hub._ticket_changed,
+    DeadlineWarning: Hub._deadline_warning,
+    DeskNews: Hub._desk_news,
 }
 
 
@@ -361,6 +387,7 @@ async def wallboard(svc: ConsoleServices, hub: Hub | None = None) -> dict[str, A
         "on_calls": len({c.agent_username or c.agent for c in talking}),
         "agents_online": len(hub.agents_online()) if hub else 0,
         "agents_by_state": svc.presence.counts(now) if svc.presence else {},
+        "online": svc.online.figures(now) if svc.online else {},
         "live_calls": [
             {
                 "call_id": c.call_id,

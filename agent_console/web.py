@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -14,9 +15,11 @@ from aiohttp import web
 from agent_console.mailbox_guard import MailboxDesk
 from reports.service import FigureService
 from router.dispatching import DispatchDesk
+from router.online_desk import OnlineDesk
 from router.presence import PresenceBoard
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService, AuthError, Session
+from tickets.attachments import FileStore
 from tickets.calls import CallLog
 from tickets.catalog import t
 from tickets.lifecycle import LifecycleError
@@ -46,7 +49,10 @@ class ConsoleServices:
     figures: FigureService | None = None
     presence: PresenceBoard | None = None
     mailbox: MailboxDesk | None = None  # the public mayor's mailbox pages
+    online: OnlineDesk | None = None  # online contacts, live chat and letters
     secure_cookies: bool = False
+    files: FileStore | None = None  # uploaded files (department results)
+    recordings_dir: Path | None = None  # where the call recordings are (MixMonitor)
 
 
 SERVICES = web.AppKey("services", ConsoleServices)

@@ -7,7 +7,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -15,38 +15,48 @@ from argon2 import PasswordHasher
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from agent_console import admin_pages
 from agent_console.app import make_app
+from agent_console.briefing_pages import BRIEFINGS, render_messages
 from agent_console.mailbox_guard import MailboxDesk
 from agent_console.push import hub_of
+from agent_console.review_pages import DESK, ReviewDesk
 from agent_console.web import SERVICES, ConsoleServices
 from connectors.asterisk.intake import AsteriskConnector
 from connectors.asterisk.session import AmiConfig
 from connectors.base import Connector
 from connectors.mailbox.imap import ImapConfig, ImapIntake
 from connectors.mailbox.smtp import SmtpConfig, SmtpSender
+from connectors.media import MediaDownloads
 from connectors.telegram.bot import TelegramBot
 from connectors.telegram.sender import TelegramSender
-from connectors.wechat.callback import MediaFetcher, WechatCallback
+from connectors.wechat.callback import WechatCallback, media_fetch
 from connectors.wechat.client import WechatApi
 from connectors.wechat.connector import WechatConnector
 from connectors.wechat.crypto import CallbackCrypto
+from connectors.wechat.messages import MEDIA_REF_PREFIX
 from connectors.wechat.sender import WechatSender
 from hotline.settings import Settings
+from reports.briefing import BriefingService
 from reports.service import FigureService
+from router.briefings import BriefingScheduler, Schedule
 from router.channel_actions import ChannelActions
 from router.deadlines import DeadlineWatcher
 from router.department_notices import DepartmentNotices
 from router.dispatching import DispatchDesk
 from router.notices import CitizenNotices
-from router.presence import PresenceBoard
+from router.online_desk import OnlineDesk
+from router.presence import PresenceBoard, QueueMirror
 from router.progress import CitizenProgress
 from router.rating_replies import RatingReplies
 from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
+from tickets.admin_service import SlaSettings
 from tickets.attachments import AttachmentRules, FileStore
 from tickets.bus import EventBus, InProcessBus
 from tickets.calls import CallLog
 from tickets.mailbox_records import MailboxEntry, MailboxRecords
+from tickets.online_contacts import OnlineRecords
 from tickets.outbox import Outbox, OutboxWorker, Sender
 from tickets.service import Clock, TicketService, system_clock
 from tickets.store import Store, create_store
@@ -65,6 +75,8 @@ class Center:
     app: web.Application
     calls: CallLog | None = None
     desk: TelephonyDesk | None = None
+    online: OnlineDesk | None = None
+    briefings: BriefingScheduler | None = None
     connectors: list[Connector] = field(default_factory=list)
     senders: dict[str, Sender] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -73,6 +85,14 @@ class Center:
         """Schema to head, reference data loaded."""
         await self.store.migrate()
         await self.tickets.load_reference()
+        # Transfer lines and service levels: the admins' stored values (config seeds them).
+        await admin_pages.start(
+            self.app,
+            self.settings.asterisk.lines,
+            SlaSettings(service_level_seconds=self.settings.asterisk.service_level_seconds),
+        )
+        if self.online is not None:
+            await self.online.start()  # the waiting queue, as the store kept it
 
     async def start_background(self) -> None:
         """Connectors on, outbox worker running (what `hotline serve` adds to start)."""
@@ -82,6 +102,10 @@ class Center:
         self._tasks.append(asyncio.create_task(worker.run(), name="outbox"))
         watcher = DeadlineWatcher(self.tickets, self.tickets.clock)
         self._tasks.append(asyncio.create_task(watcher.run(), name="deadlines"))
+        if self.briefings is not None:
+            self._tasks.append(asyncio.create_task(self.briefings.run(), name="briefings"))
+        if self.online is not None:
+            self._tasks.append(asyncio.create_task(self.online.run(), name="online"))
 
     async def stop(self) -> None:
         """Stop background work and connectors, let deliveries finish, close the database."""
@@ -177,7 +201,15 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
     wx = settings.wechat
     if wx.token.get_secret_value():
         api = WechatApi(wx.app_id, wx.app_secret.get_secret_value(), base_url=wx.api_base_url)
-        media = MediaFetcher(api, settings.data_dir / "media" / "wechat")
+        # Pictures, voice and video are fetched after the reply (needs the API's secret).
+        media = (
+            MediaDownloads(
+                "wechat", MEDIA_REF_PREFIX, media_fetch(api),
+                FileStore(settings.data_dir / "attachments"), center.tickets.attach_file,
+            )
+            if wx.app_id and wx.app_secret.get_secret_value()
+            else None
+        )  # fmt: skip
         crypto = CallbackCrypto(
             wx.token.get_secret_value(), wx.encoding_aes_key.get_secret_value(), wx.app_id
         )
@@ -185,6 +217,7 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
             WechatCallback(crypto, replies, media, progress=CitizenProgress(center.tickets)),
             api,
             media,
+            center.tickets.files_to_fetch,
         )
         center.app.add_routes(wechat.routes())
         center.connectors.append(wechat)
@@ -214,6 +247,31 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
         center.connectors.append(telegram)
         center.senders["telegram"] = TelegramSender(bot, settings.timezone)
     return DepartmentNotices(center.tickets, center.store, center.outbox)
+
+
+def _briefings(settings: Settings, center: Center) -> BriefingScheduler:
+    """The leaders' briefing: its pages' service, and the schedule that mails and posts it."""
+    cfg = settings.briefing
+    figures = center.app[SERVICES].figures or FigureService(center.store)
+    briefings = BriefingService(center.tickets, figures, min_follow_ups=cfg.min_follow_ups)
+    center.app[BRIEFINGS] = briefings
+    schedule = Schedule.parse(
+        cfg.time,
+        weekly_weekday=cfg.weekly_weekday,
+        monthly_day=cfg.monthly_day,
+        catch_up=timedelta(hours=cfg.catch_up_hours),
+        timezone=settings.timezone,
+    )
+    site_url = settings.mailbox.site_url
+    return BriefingScheduler(
+        briefings,
+        center.outbox,
+        lambda b: render_messages(b, settings.timezone, site_url),
+        schedule,
+        center.tickets.clock,
+        emails=cfg.leader_emails,
+        telegram_departments=cfg.telegram_departments,
+    )
 
 
 def build(
@@ -249,6 +307,11 @@ def build(
         missed_callback_hours=settings.asterisk.missed_callback_hours,
         presence=presence,
     )
+    QueueMirror(presence, lambda: desk.telephony)  # after-call work pauses the queue member
+    online = OnlineDesk(
+        tickets, OnlineRecords(store, outbox), bus, presence,
+        offer_seconds=settings.online.offer_seconds,
+    )  # fmt: skip
     app = make_app(
         ConsoleServices(
             store=store,
@@ -259,10 +322,13 @@ def build(
             dispatching=dispatching,
             figures=FigureService(store),
             presence=presence,
+            online=online,
+            files=FileStore(settings.data_dir / "attachments"),
+            recordings_dir=settings.recordings_dir or settings.data_dir / "recordings",
         ),
         max_body_bytes=settings.max_body_bytes,
     )
-    center = Center(settings, store, bus, tickets, accounts, outbox, app, calls, desk)
+    center = Center(settings, store, bus, tickets, accounts, outbox, app, calls, desk, online)
     ami = AmiConfig.from_settings(settings.asterisk)
     if ami is not None:
         asterisk = AsteriskConnector(ami, desk.on_signal, lines=settings.asterisk.lines)
@@ -270,6 +336,11 @@ def build(
         center.connectors.append(asterisk)
     mailbox = _mailbox(settings, center)
     department_notices = _chats(settings, center)
+    for channel, sender in list(center.senders.items()):
+        center.senders[channel] = online.watch(sender)  # replies' outcomes shown live
+    reviews = ReviewDesk(store, tickets)  # bad ratings open 3-5-15 cases
+    app[DESK] = reviews
+    center.briefings = _briefings(settings, center)
     # Who reacts to which committed event: one visible table.
     subscribers = (
         CitizenNotices(tickets, outbox),
@@ -277,6 +348,8 @@ def build(
         presence,
         mailbox,
         department_notices,
+        reviews,
+        online,
     )
     for subscriber in subscribers:
         bus.subscribe(subscriber)

@@ -107,6 +107,28 @@ class MailboxSettings(BaseModel):
     form_per_phone_per_day: int = Field(5, ge=1)
 
 
+class OnlineSettings(BaseModel):
+    """The routing of online contacts (chats and letters) to agents.
+
+    After-call work and the most concurrent chats are service levels admins set at run time.
+    """
+
+    offer_seconds: float = Field(30, gt=0, le=600)  # an offer not taken goes to the next agent
+
+
+class BriefingSettings(BaseModel):
+    """The leaders' briefing: when it goes out (local time) and to whom."""
+
+    time: str = Field("17:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    weekly_weekday: int = Field(0, ge=0, le=6)  # 0 Monday: the week before goes out that day
+    monthly_day: int = Field(1, ge=1, le=28)  # the month before goes out that day
+    catch_up_hours: float = Field(12, ge=0, le=72)  # a briefing missed by downtime, sent late
+    leader_emails: list[str] = []
+    # Departments whose bound Telegram groups get the briefing (the center's own by default).
+    telegram_departments: list[str] = ["hotline"]
+    min_follow_ups: int = Field(10, ge=1)  # the ranking's minimum, as on /reports/ranking
+
+
 class Settings(BaseSettings):
     """Everything the center can be told; nothing is required."""
 
@@ -115,6 +137,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("./hotline-data")
+    # Where Asterisk's MixMonitor writes the calls (<day>/<call id>.wav); default
+    # <data_dir>/recordings. The console serves them from here, never from elsewhere.
+    recordings_dir: Path | None = None
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -128,6 +153,8 @@ class Settings(BaseSettings):
     wechat: WechatSettings = WechatSettings()
     telegram: TelegramSettings = TelegramSettings()
     mailbox: MailboxSettings = MailboxSettings()
+    briefing: BriefingSettings = BriefingSettings()
+    online: OnlineSettings = OnlineSettings()
 
     @field_validator("timezone")
     @classmethod

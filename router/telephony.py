@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from connectors.base import CallControlError, CallSignal, Telephony
 from router.call_timing import TimingMark, call_figures
 from router.presence import PresenceBoard, PresenceError
+from tickets.admin_service import TransferLine
 from tickets.bus import EventBus
 from tickets.calls import CallLog
 from tickets.events import (
@@ -105,6 +106,7 @@ class TelephonyDesk:
         self.missed_callback_hours = missed_callback_hours
         self.live: dict[str, LiveCall] = {}
         self.presence = presence
+        self.transfer_lines: dict[str, TransferLine] | None = None  # the admins' table, once loaded
         self._writes: set[asyncio.Task[None]] = set()
 
     # -- signals from the connector ------------------------------------------------
@@ -323,6 +325,20 @@ class TelephonyDesk:
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
+    # -- transfer lines --------------------------------------------------------------
+
+    def use_lines(self, lines: Iterable[TransferLine]) -> None:
+        """The admins' stored table becomes the one agents and Asterisk use."""
+        self.transfer_lines = {line.code: line for line in lines}
+        if self.telephony is not None:
+            self.telephony.set_lines(self.lines())
+
+    def lines(self) -> dict[str, str]:
+        """Lines agents may transfer to now: code → dial string (enabled stored lines)."""
+        if self.transfer_lines is None:
+            return dict(self.telephony.lines()) if self.telephony is not None else {}
+        return {c: line.target for c, line in self.transfer_lines.items() if line.enabled}
+
     # -- the console's requests ------------------------------------------------------
 
     def _control(self) -> Telephony:
@@ -394,27 +410,42 @@ class TelephonyDesk:
     async def queue(
         self, viewer: Viewer, extension: str | None, action: str, reason: str = ""
     ) -> str:
-        """Agent presence in the queue: login, logout, pause (with reason), unpause."""
-        telephony = self._control()
-        if not extension:
-            raise NoLiveCall("no phone extension is set for this agent")
-        interface = f"PJSIP/{extension}"
+        """Agent presence in the queue: login, logout, pause (with reason), unpause.
+
+        Checked against the agent's presence first, so Asterisk is only asked for what the
+        state allows; the presence changes once Asterisk agreed. Without telephony (or a
+        phone) the agent's presence still changes: they take chats and letters only.
+        """
         if action not in ("login", "logout", "pause", "unpause"):
-            at = self.tickets.clock()
+            raise CallFailed("invalid_request", f"unknown queue action {action!r}")
+        at = self.tickets.clock()
         if self.presence is not None:
-            # Check first: Asterisk is only asked for what the agent's state allows.
             try:
-                self.presence.change(viewer.username, action, at, reason or "break")
+                self.presence.check(viewer.username, action, at, reason or "break")
             except PresenceError as e:
                 raise CallFailed("invalid_request", str(e)) from e
-        if action == "login":
-            return await _asked(telephony.queue_login(interface, viewer.username))
-        if action == "logout":
-            return await _asked(telephony.queue_logout(interface))
-        if action == "pause":
-            return await _asked(telephony.queue_pause(interface, reason or "break"))
-        return await _asked(telephony.queue_unpause(interface))
-        raise CallFailed("invalid_request", f"unknown queue action {action!r}")
+        message = "ok"
+        if self.telephony is not None and extension:
+            interface = f"PJSIP/{extension}"
+            if action == "login":
+                message = await _asked(self.telephony.queue_login(interface, viewer.username))
+            elif action == "logout":
+                message = await _asked(self.telephony.queue_logout(interface))
+            elif action == "pause":
+                message = await _asked(self.telephony.queue_pause(interface, reason or "break"))
+            else:
+                message = await _asked(self.telephony.queue_unpause(interface))
+            if self.presence is not None:
+                self.presence.interfaces[viewer.username] = interface
+        elif self.presence is None:
+            raise TelephonyOff("no telephony and no presence board")
+        if self.presence is not None:
+            try:
+                now = self.tickets.clock()
+                self.presence.change(viewer.username, action, now, reason or "break")
+            except PresenceError as e:  # a call came in while Asterisk was asked
+                raise CallFailed("invalid_request", str(e)) from e
+        return message
 
     def survey_level(self, digit: str | None) -> RatingLevel | None:
         """The rating a caller pressed (1–5), None for no answer."""

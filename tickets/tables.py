@@ -65,6 +65,7 @@ departments = Table(
     Column("kind", String(16), nullable=False),  # city / district / street / police / hotline
     Column("phone", String(32), nullable=True),
     Column("active", Boolean, nullable=False, server_default="1"),
+    Column("class_code", String(32), nullable=True),  # department_classes.code (分类评价)
 )
 
 categories = Table(
@@ -78,6 +79,9 @@ categories = Table(
     Column("urgent", Boolean, nullable=False, server_default="0"),
     Column("review_required", Boolean, nullable=False, server_default="0"),
     Column("sort", Integer, nullable=False, server_default="0"),
+    # The category's own handling limit; empty = the center's default for its complexity.
+    Column("limit_days", Integer, nullable=True),
+    Column("limit_hours", Float, nullable=True),
 )
 
 citizens = Table(
@@ -414,6 +418,29 @@ dispatch_rules = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+transfer_lines = Table(
+    "transfer_lines",
+    metadata,
+    Column("code", String(16), primary_key=True),  # what the agent presses: 110, 119, …
+    Column("name_zh", String(100), nullable=False),
+    Column("name_en", String(100), nullable=False, server_default=""),
+    Column("target", String(200), nullable=False),  # Asterisk dial string, e.g. PJSIP/110@police110
+    Column("kind", String(16), nullable=False, server_default="blind"),  # blind / three_way
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("sort", Integer, nullable=False, server_default="0"),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+admin_settings = Table(
+    "admin_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),  # e.g. sla.service_level_seconds
+    Column("value", JSON, nullable=False),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # --- knowledge base: one row per article, every version kept beside it ---
 kb_articles = Table(
     "kb_articles",
@@ -454,4 +481,146 @@ kb_versions = Table(
     Column("reviewed_by", String(64), nullable=True),
     Column("reviewed_at", UTCDateTime, nullable=True),
     Column("review_note", Text, nullable=False, server_default=""),  # why it was sent back
+)
+
+# Departments are scored by class, each with its own weights (Jiangmen: public-facing
+# departments mostly by the citizens' direct evaluation).
+department_classes = Table(
+    "department_classes",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False, server_default=""),
+    Column("weights", JSON, nullable=False),  # {"response": 0.05, ..., "satisfaction": 0.8}
+    Column("position", Integer, nullable=False, server_default="0"),
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Deductions, bonus points and veto items a supervisor records against a department.
+score_adjustments = Table(
+    "score_adjustments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False),
+    Column("kind", String(16), nullable=False),  # deduction / bonus / veto
+    Column("points", Float, nullable=False, server_default="0"),
+    Column("reason", Text, nullable=False),
+    Column("day", Date, nullable=False),  # the day the finding belongs to
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_score_adjustments_day", "day", "department"),
+)
+
+# --- bad reviews (3-5-15), appeals and the person ledger ---
+review_cases = Table(
+    "review_cases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("level", String(24), nullable=False),
+    Column("rated_at", UTCDateTime, nullable=False),
+    Column("named", Boolean, nullable=False),  # the citizen gave a name (实名差评)
+    Column("status", String(24), nullable=False),
+    Column("complex", Boolean, nullable=False, server_default="0"),
+    Column("appeal", String(12), nullable=False, server_default="none"),
+    Column("contact_due", UTCDateTime, nullable=False),
+    Column("rectify_due", UTCDateTime, nullable=False),
+    Column("contacted_at", UTCDateTime, nullable=True),
+    Column("rectified_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("ticket_id", "rated_at", name="uq_review_cases_rating"),
+    Index("ix_review_cases_department_rated", "department", "rated_at"),
+    Index("ix_review_cases_rated", "rated_at"),
+)
+
+review_steps = Table(
+    "review_steps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("review_cases.id"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("detail", JSON, nullable=False),
+    Index("ix_review_steps_case", "case_id", "id"),
+)
+
+review_appeals = Table(
+    "review_appeals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("review_cases.id"), nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False, server_default=""),
+    Column("filed_by", String(64), nullable=False),
+    Column("filed_at", UTCDateTime, nullable=False),
+    Column("decision", String(12), nullable=False),  # open / upheld / rejected
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("decision_reason", Text, nullable=False, server_default=""),
+    Index("ix_review_appeals_case", "case_id", "id"),
+)
+
+ledger_complaints = Table(
+    "ledger_complaints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", String(64), nullable=False),  # staff number or username
+    Column("person_name", String(100), nullable=False),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("occurred_on", Date, nullable=False),  # local date of the complaint
+    Column("verdict", String(12), nullable=False),  # pending / valid / invalid
+    Column("note", Text, nullable=False, server_default=""),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_ledger_complaints_person", "person_id", "occurred_on"),
+)
+
+# --- online contacts and live chat ---
+online_conversations = Table(
+    "online_conversations",
+    metadata,
+    # One conversation per ticket: the citizen's messages are the ticket's contacts.
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), primary_key=True),
+    Column("channel", String(16), nullable=False),  # wechat / telegram / mailbox / web
+    Column("language", String(8), nullable=True),
+    Column("status", String(12), nullable=False),  # waiting / taken / ended
+    Column("agent", String(64), nullable=True),
+    Column("waiting_since", UTCDateTime, nullable=False),
+    Column("taken_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("offers", Integer, nullable=False, server_default="0"),  # times offered and let go
+    Index("ix_online_conversations_status", "status", "waiting_since"),
+    Index("ix_online_conversations_agent", "agent", "status"),
+)
+
+agent_skills = Table(
+    "agent_skills",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("categories", JSON, nullable=False),  # category codes; a parent covers its children
+    Column("languages", JSON, nullable=False),  # zh / en / ...
+    Column("max_chats", Integer, nullable=True),  # None: the center's default
+    Column("updated_by", String(64), nullable=False, server_default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- briefings and hotspots ---
+briefing_runs = Table(
+    "briefing_runs",
+    metadata,
+    # One row per briefing period once its messages are in the outbox (day:2026-11-23, …).
+    Column("period_key", String(32), primary_key=True),
+    Column("generated_at", UTCDateTime, nullable=False),
+    Column("messages", Integer, nullable=False, server_default="0"),
 )

@@ -1,0 +1,492 @@
+"""The online desk: WeChat, Telegram, letter and web-form contacts routed to agents.
+
+It keeps the queue from the committed `ContactAccepted` events of online channels (and,
+at start, from the store, so a restart loses no waiting citizen), offers each contact to
+the agent `online_routing` chooses, and takes the agent's accept, decline and the offer's
+timeout. A taken conversation counts as a chat in the agent's presence; the citizen's
+next messages go straight to that agent's workspace, and the agent's replies go out
+through the durable outbox, their status (pending → sent / failed) following live.
+Everything a workspace must show is published as `DeskNews` on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from router import online_routing as routing
+from router.online_routing import Agent, Contact, NotYours
+from router.presence import AgentState, Presence, PresenceBoard, PresenceError
+from tickets.bus import EventBus
+from tickets.events import ContactAccepted, DomainEvent
+from tickets.model import OutboundMessage, SendError
+from tickets.online_contacts import REPLY_KIND, TAKEN, OnlineRecords
+from tickets.outbox import Sender
+from tickets.privacy import Viewer, mask_email, mask_opaque
+from tickets.service import TicketService
+from tickets.store import Row
+
+log = logging.getLogger(__name__)
+
+CHAT_CHANNELS = frozenset({"wechat", "telegram"})
+LETTER_CHANNELS = frozenset({"mailbox", "web"})
+ONLINE_CHANNELS = CHAT_CHANNELS | LETTER_CHANNELS
+MAX_REPLY_CHARS = 2000  # a WeChat customer-service text takes at most 2048 bytes of words
+
+
+@dataclass(frozen=True)
+class DeskNews(DomainEvent):
+    """Something workspaces show now: an offer, a citizen's message, a reply's status, the
+    queue; `to` names the agent it is for, None for every agent and supervisor."""
+
+    to: str | None
+    message: dict[str, Any]
+
+
+class OnlineError(Exception):
+    """An agent's request the desk refuses; `code` is stable (catalog key `error.<code>`)."""
+
+    def __init__(self, code: str, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.status = status
+        self.detail = detail
+
+
+class OnlineDesk:
+    """The queue of online contacts and the agents' conversations."""
+
+    def __init__(
+        self,
+        tickets: TicketService,
+        records: OnlineRecords,
+        bus: EventBus,
+        presence: PresenceBoard,
+        *,
+        offer_seconds: float = 30.0,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.tickets = tickets
+        self.records = records
+        self.bus = bus
+        self.presence = presence
+        self.offer_seconds = offer_seconds
+        self.tick_seconds = tick_seconds
+        self.queue: tuple[Contact, ...] = ()
+        self.taken: dict[int, str] = {}  # ticket id → the agent who has the conversation
+        self.skills: dict[str, Row] = {}
+        self._lock = asyncio.Lock()  # one routing decision at a time
+        self._tasks: set[asyncio.Task[None]] = set()
+        presence.listeners.append(self._presence_changed)
+
+    def clock(self) -> datetime:
+        """The ticket service's clock (UTC)."""
+        return self.tickets.clock()
+
+    # -- start and the clock ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild the queue and the taken conversations from the store."""
+        self.skills = await self.records.skills()
+        queue: list[Contact] = []
+        for row in await self.records.waiting():
+            ticket = await self.tickets.ticket_row(row["ticket_id"])
+            queue.append(
+                Contact(
+                    ticket_id=row["ticket_id"],
+                    channel=row["channel"],
+                    since=row["waiting_since"],
+                    category=ticket["category"] if ticket else None,
+                    language=row["language"],
+                )
+            )
+        self.queue = tuple(queue)
+        self.taken = {row["ticket_id"]: row["agent"] for row in await self.records.taken()}
+
+    async def tick(self) -> None:
+        """Once a second: after-call work that ran out, offers not taken in time, routing."""
+        now = self.clock()
+        self.presence.tick(now)
+        async with self._lock:
+            self.queue, gone = routing.expire(self.queue, now, self.offer_seconds)
+        for offer in gone:
+            gone_news = {
+                "type": "chat_offer_gone",
+                "ticket_id": offer.ticket_id,
+                "reason": "timeout",
+            }
+            await self._news(offer.username, gone_news)
+        if gone:
+            await self.records.let_go([o.ticket_id for o in gone])
+        await self.route()
+
+    async def run(self) -> None:
+        """Forever: tick (the center's background task)."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("online desk tick failed")
+            await asyncio.sleep(self.tick_seconds)
+
+    # -- contacts arriving -----------------------------------------------------------------
+
+    async def __call__(self, event: DomainEvent) -> None:
+        """Bus subscriber: an online channel's contact joins the queue or its conversation."""
+        if isinstance(event, ContactAccepted) and event.channel in ONLINE_CHANNELS:
+            await self.arrived(event)
+
+    async def arrived(self, e: ContactAccepted) -> None:
+        """Queue a new conversation, or hand the citizen's message to the agent who has it."""
+        contacts, _ = await self.records.messages(e.ticket_id)
+        contact = next((c for c in contacts if c["id"] == e.contact_id), None)
+        language = routing.language_of(contact["text"]) if contact else None
+        row, queued = await self.records.open(e.ticket_id, e.channel, language, e.at)
+        if queued:
+            ticket = await self.tickets.ticket_row(e.ticket_id)
+            c = Contact(
+                ticket_id=e.ticket_id,
+                channel=e.channel,
+                since=row["waiting_since"],
+                category=ticket["category"] if ticket else None,
+                language=language,
+            )
+            async with self._lock:
+                self.queue = routing.add(self.queue, c)
+            self.taken.pop(e.ticket_id, None)
+            await self._queue_news()
+            await self.route()
+        elif row["status"] == TAKEN and contact is not None:
+            await self._news(
+                row["agent"],
+                {"type": "chat_message", "ticket_id": e.ticket_id, "message": _citizen(contact)},
+            )
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def agents(self, now: datetime) -> list[Agent]:
+        """Every agent with a presence, as routing sees them."""
+        out = []
+        for username, p in self.presence.now(now).items():
+            skill = self.skills.get(username) or {}
+            out.append(
+                Agent(
+                    username=username,
+                    state=p.state,
+                    categories=frozenset(skill.get("categories") or ()),
+                    languages=frozenset(skill.get("languages") or ()),
+                    chats=p.chats,
+                    max_chats=self.presence.max_chats_of(username),
+                    idle_since=p.since,
+                )
+            )
+        return out
+
+    async def route(self) -> list[routing.Offer]:
+        """Offer what waits to whoever should take it; each offer goes to its agent's screen."""
+        now = self.clock()
+        async with self._lock:
+            self.queue, offers = routing.route(self.queue, self.agents(now), now)
+        for offer in offers:
+            c = next((x for x in self.queue if x.ticket_id == offer.ticket_id), None)
+            if c is None:
+                continue
+            await self._news(offer.username, {"type": "chat_offer", **await self._summary(c)})
+        return offers
+
+    async def _summary(self, c: Contact) -> dict[str, Any]:
+        ticket = await self.tickets.ticket_row(c.ticket_id)
+        contacts, _ = await self.records.messages(c.ticket_id)
+        last = contacts[-1] if contacts else None
+        return {
+            "ticket_id": c.ticket_id,
+            "number": ticket["number"] if ticket else "",
+            "channel": c.channel,
+            "kind": "letter" if c.channel in LETTER_CHANNELS else "chat",
+            "subject": (ticket["subject"] if ticket else "") or "",
+            "preview": (last["text"] if last else "")[:140],
+            "language": c.language,
+            "category": c.category,
+            "since": c.since.isoformat(),
+            "offered_at": c.offered_at.isoformat() if c.offered_at else None,
+            "offer_seconds": self.offer_seconds,
+            "citizen": _who(contacts),
+        }
+
+    # -- the agent's actions ---------------------------------------------------------------
+
+    def _agent(self, username: str, now: datetime) -> Agent:
+        found = next((a for a in self.agents(now) if a.username == username), None)
+        return found or Agent(username, AgentState.LOGGED_OUT)
+
+    async def accept(self, viewer: Viewer, ticket_id: int) -> dict[str, Any]:
+        """The agent takes a conversation offered to them (or a letter nobody is offered)."""
+        now = self.clock()
+        async with self._lock:
+            try:
+                queue, _ = routing.take(self.queue, ticket_id, self._agent(viewer.username, now))
+            except NotYours as e:
+                raise OnlineError("not_offered", 409, str(e)) from None
+            try:
+                self.presence.check(viewer.username, "chat_started", now)
+            except PresenceError as e:
+                raise OnlineError("presence", 409, str(e)) from None
+            if not await self.records.take(ticket_id, viewer.username, now):
+                self.queue = tuple(c for c in self.queue if c.ticket_id != ticket_id)
+                raise OnlineError("not_offered", 409, f"contact {ticket_id} was taken already")
+            del queue  # the queue may have moved while the store was asked
+            self.queue = tuple(c for c in self.queue if c.ticket_id != ticket_id)
+            self.taken[ticket_id] = viewer.username
+            self.presence.change(viewer.username, "chat_started", now)
+        await self._queue_news()
+        return await self.conversation(viewer, ticket_id)
+
+    async def decline(self, viewer: Viewer, ticket_id: int) -> None:
+        """The agent turns an offer down: it goes on to the next agent."""
+        async with self._lock:
+            try:
+                self.queue = routing.decline(self.queue, ticket_id, viewer.username)
+            except NotYours as e:
+                raise OnlineError("not_offered", 409, str(e)) from None
+        await self.records.let_go([ticket_id])
+        await self.route()
+
+    async def end(self, viewer: Viewer, ticket_id: int) -> None:
+        """The agent ends the conversation; their chat slot is free again."""
+        now = self.clock()
+        self._own(viewer, ticket_id)
+        if not await self.records.end(ticket_id, viewer.username, now):
+            raise OnlineError("not_yours", 409, f"conversation {ticket_id} is not open for you")
+        self.taken.pop(ticket_id, None)
+        with contextlib.suppress(PresenceError):
+            self.presence.change(viewer.username, "chat_ended", now)
+        await self.route()
+
+    def _own(self, viewer: Viewer, ticket_id: int) -> None:
+        if self.taken.get(ticket_id) != viewer.username:
+            raise OnlineError("not_yours", 409, f"conversation {ticket_id} is not yours")
+
+    async def reply(self, viewer: Viewer, ticket_id: int, text: str, key: str) -> dict[str, Any]:
+        """The agent's answer, stored in the outbox and sent from there (once, by `key`)."""
+        self._own(viewer, ticket_id)
+        text = text.strip()
+        if not text:
+            raise OnlineError("empty_reply", 400, "write the answer first")
+        if len(text) > MAX_REPLY_CHARS:
+            raise OnlineError("reply_too_long", 400, f"at most {MAX_REPLY_CHARS} characters")
+        point = await self.tickets.reply_point(ticket_id)
+        ticket = await self.tickets.ticket_row(ticket_id)
+        if point is None or ticket is None:
+            raise OnlineError("no_reply_point", 409, "the citizen left no way to answer them")
+        channel, recipient = point
+        payload = {
+            "text": text,
+            "ticket_number": ticket["number"],
+            "subject": ticket["subject"] or "",
+            "agent": viewer.username,
+        }
+        row = await self.records.reply(
+            ticket_id, viewer.username, channel, recipient, payload,
+            f"reply:{ticket_id}:{key}"[:200], self.clock(),
+        )  # fmt: skip
+        return _reply(row)
+
+    # -- views -----------------------------------------------------------------------------
+
+    async def conversation(self, viewer: Viewer, ticket_id: int) -> dict[str, Any]:
+        """A conversation as its agent sees it: the citizen's messages and the replies."""
+        ticket = await self.tickets.ticket_row(ticket_id)
+        row = await self.records.conversation(ticket_id)
+        if ticket is None or row is None:
+            raise OnlineError("not_found", 404, f"no conversation {ticket_id}")
+        if viewer.role.value == "agent" and row["agent"] not in (None, viewer.username):
+            raise OnlineError("not_yours", 403, f"conversation {ticket_id} is another agent's")
+        contacts, replies = await self.records.messages(ticket_id)
+        messages = [_citizen(c) for c in contacts] + [_reply(r) for r in replies]
+        messages.sort(key=lambda m: (m["at"], m["id"]))
+        return {
+            "ticket_id": ticket_id,
+            "number": ticket["number"],
+            "state": ticket["state"],
+            "subject": ticket["subject"] or "",
+            "channel": row["channel"],
+            "kind": "letter" if row["channel"] in LETTER_CHANNELS else "chat",
+            "status": row["status"],
+            "agent": row["agent"],
+            "citizen": _who(contacts),
+            "taken_at": row["taken_at"].isoformat() if row["taken_at"] else None,
+            "messages": messages,
+        }
+
+    async def mine(self, viewer: Viewer) -> list[dict[str, Any]]:
+        """The agent's open conversations (a reload or a restart brings them back)."""
+        ids = sorted(t for t, agent in self.taken.items() if agent == viewer.username)
+        return [await self.conversation(viewer, t) for t in ids]
+
+    async def waiting(self) -> list[dict[str, Any]]:
+        """The queue as the workspace lists it, longest waiting first."""
+        return [await self._summary(c) for c in sorted(self.queue, key=lambda c: c.since)]
+
+    def figures(self, now: datetime) -> dict[str, Any]:
+        """Online contacts waiting and the longest wait (the wallboard)."""
+        count, longest = routing.waiting_figures(self.queue, now)
+        return {
+            "waiting": count,
+            "longest_wait_seconds": longest,
+            "chatting": len(self.taken),
+        }
+
+    # -- skills ----------------------------------------------------------------------------
+
+    async def set_skills(
+        self,
+        username: str,
+        categories: Sequence[str],
+        languages: Sequence[str],
+        max_chats: int | None,
+        by: str,
+    ) -> Row:
+        """Set an agent's skills and own limit of concurrent chats."""
+        row = await self.records.put_skills(
+            username, categories, languages, max_chats, by, self.clock()
+        )
+        self.skills[username] = row
+        if max_chats is None:
+            self.presence.limits.pop(username, None)
+        else:
+            self.presence.limits[username] = max_chats
+        await self.route()
+        return row
+
+    # -- presence and outbox -----------------------------------------------------------------
+
+    def _presence_changed(
+        self, username: str, change: str, before: Presence, after: Presence
+    ) -> None:
+        if change == "login":
+            mine = sum(1 for agent in self.taken.values() if agent == username)
+            if mine:
+                self.presence.set_chats(username, mine, after.since or self.clock())
+        if after.state not in routing.TAKING:
+            self.queue, back = routing.hand_back(self.queue, username)
+            for ticket_id in back:
+                news = {
+                    "type": "chat_offer_gone",
+                    "ticket_id": ticket_id,
+                    "reason": after.state.value,
+                }
+                self._soon(self._news(username, news))
+        if after.state in routing.TAKING or before.state in routing.TAKING:
+            self._soon(self.route())
+
+    def _soon(self, work: Any) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(work)
+        except RuntimeError:  # no loop (a synchronous test of the board): nothing to push
+            work.close()
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def watch(self, sender: Sender) -> Sender:
+        """Wrap a channel's outbox sender: a reply's outcome goes to its agent's screen."""
+
+        async def send(message: OutboundMessage) -> dict[str, Any] | None:
+            if message.kind != REPLY_KIND:
+                return await sender(message)
+            agent = str(message.payload.get("agent") or "") or None
+            try:
+                result = await sender(message)
+            except SendError as e:
+                final = e.permanent or message.attempts + 1 >= self._max_attempts()
+                await self._news(agent, {"type": "reply_status", "id": message.id,
+                                         "ticket_id": message.ticket_id,
+                                         "status": "dead" if final else "retrying",
+                                         "error": str(e)[:300]})  # fmt: skip
+                raise
+            await self._news(agent, {"type": "reply_status", "id": message.id,
+                                     "ticket_id": message.ticket_id, "status": "sent",
+                                     "error": ""})  # fmt: skip
+            return result
+
+        return send
+
+    def _max_attempts(self) -> int:
+        return self.records.outbox.max_attempts
+
+    async def _news(self, to: str | None, message: dict[str, Any]) -> None:
+        await self.bus.publish(DeskNews(at=self.clock(), to=to, message=message))
+
+    async def _queue_news(self) -> None:
+        await self._news(None, {"type": "online_queue", **self.figures(self.clock())})
+
+    async def drain(self) -> None:
+        """Wait for pushes in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _citizen(c: Row) -> dict[str, Any]:
+    """One contact as a chat message from the citizen."""
+    attachments = [
+        {
+            "name": a.get("name", ""),
+            "content_type": a.get("content_type", ""),
+            "size": a.get("size", 0),
+            "kind": _media_kind(str(a.get("content_type", ""))),
+        }
+        for a in (c["attachments"] or [])
+    ]
+    loc = c["location"] or None
+    return {
+        "id": f"c{c['id']}",
+        "from": "citizen",
+        "at": c["received_at"].isoformat(),
+        "text": c["text"] or "",
+        "attachments": attachments,
+        "location": loc,
+    }
+
+
+def _reply(r: Row) -> dict[str, Any]:
+    """One reply of an agent, with its outbox status (pending, sent, dead)."""
+    payload = r["payload"] or {}
+    return {
+        "id": f"r{r['id']}",
+        "outbox_id": r["id"],
+        "from": "agent",
+        "agent": payload.get("agent", ""),
+        "at": r["created_at"].isoformat(),
+        "text": payload.get("text", ""),
+        "status": r["status"],
+        "attempts": r["attempts"],
+        "error": r["last_error"] or "",
+    }
+
+
+def _media_kind(content_type: str) -> str:
+    for prefix, kind in (("image/", "image"), ("audio/", "voice"), ("video/", "video")):
+        if content_type.startswith(prefix):
+            return kind
+    return "file"
+
+
+def _who(contacts: Sequence[Row]) -> str:
+    """How the agent addresses the citizen: a name they gave, else a masked identity."""
+    for c in contacts:
+        identity = c["identity"] or {}
+        if identity.get("name"):
+            return str(identity["name"])
+    for c in contacts:
+        identity = c["identity"] or {}
+        if identity.get("email"):
+            return mask_email(str(identity["email"])) or ""
+        for key in ("wechat_openid", "telegram_id"):
+            if identity.get(key):
+                return mask_opaque(str(identity[key])) or ""
+    return ""

@@ -1,0 +1,238 @@
+"""The durable side of online contacts: conversations waiting for or taken by an agent,
+agents' skills, and a conversation's messages (the citizen's contacts and the agents'
+replies in the outbox). SQL only; the routing decisions live in `router`.
+
+A conversation row is written when an online contact arrives, so a restart derives the
+waiting queue from the store (offers are not stored: after a restart they are made again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from tickets.model import Role, State, TimelineEntry
+from tickets.outbox import Outbox
+from tickets.store import Row, Store, Tx
+from tickets.tables import agent_skills, online_conversations, outbox
+
+WAITING, TAKEN, ENDED = "waiting", "taken", "ended"
+REPLY_KIND = "reply"
+
+
+def _rows(result: Any) -> list[Row]:
+    return [dict(r) for r in result.mappings()]
+
+
+class OnlineRecords:
+    """Conversations, skills and messages over the store."""
+
+    def __init__(self, store: Store, outbox: Outbox) -> None:
+        self.store = store
+        self.outbox = outbox
+
+    # -- conversations -------------------------------------------------------------------
+
+    async def conversation(self, ticket_id: int) -> Row | None:
+        """The conversation of a ticket, if it has one."""
+        async with self.store.read() as tx:
+            return await _conversation(tx, ticket_id)
+
+    async def open(
+        self, ticket_id: int, channel: str, language: str | None, at: datetime
+    ) -> tuple[Row, bool]:
+        """Queue the ticket's conversation: new, or waiting again after it ended.
+
+        Returns the row and whether it (re)joined the queue now; a conversation waiting or
+        taken already is left as it is.
+        """
+        async with self.store.write() as tx:
+            row = await _conversation(tx, ticket_id)
+            if row is None:
+                await tx.conn.execute(
+                    online_conversations.insert().values(
+                        ticket_id=ticket_id,
+                        channel=channel,
+                        language=language,
+                        status=WAITING,
+                        waiting_since=at,
+                        offers=0,
+                    )
+                )
+            elif row["status"] == ENDED:
+                await tx.conn.execute(
+                    update(online_conversations)
+                    .where(online_conversations.c.ticket_id == ticket_id)
+                    .values(status=WAITING, agent=None, waiting_since=at, taken_at=None,
+                            ended_at=None, offers=0)
+                )  # fmt: skip
+            else:
+                return row, False
+            fresh = await _conversation(tx, ticket_id)
+        assert fresh is not None
+        return fresh, True
+
+    async def waiting(self) -> list[Row]:
+        """Conversations nobody has taken, longest waiting first (the queue after a restart)."""
+        async with self.store.read() as tx:
+            q = (
+                select(online_conversations)
+                .where(online_conversations.c.status == WAITING)
+                .order_by(online_conversations.c.waiting_since, online_conversations.c.ticket_id)
+            )
+            return _rows(await tx.conn.execute(q))
+
+    async def taken(self, agent: str | None = None) -> list[Row]:
+        """Conversations taken and not ended (one agent's, or everyone's)."""
+        async with self.store.read() as tx:
+            q = select(online_conversations).where(online_conversations.c.status == TAKEN)
+            if agent is not None:
+                q = q.where(online_conversations.c.agent == agent)
+            return _rows(await tx.conn.execute(q.order_by(online_conversations.c.taken_at)))
+
+    async def take(self, ticket_id: int, agent: str, at: datetime) -> bool:
+        """The agent takes a waiting conversation; False if someone else was first."""
+        async with self.store.write() as tx:
+            done = await tx.conn.execute(
+                update(online_conversations)
+                .where(
+                    online_conversations.c.ticket_id == ticket_id,
+                    online_conversations.c.status == WAITING,
+                )
+                .values(status=TAKEN, agent=agent, taken_at=at)
+            )
+            if done.rowcount != 1:
+                return False
+            await _note(tx, ticket_id, at, agent, "chat_taken", {})
+        return True
+
+    async def let_go(self, ticket_ids: Sequence[int]) -> None:
+        """Count offers that were declined or timed out (for the figures)."""
+        if not ticket_ids:
+            return
+        async with self.store.write() as tx:
+            await tx.conn.execute(
+                update(online_conversations)
+                .where(online_conversations.c.ticket_id.in_(list(ticket_ids)))
+                .values(offers=online_conversations.c.offers + 1)
+            )
+
+    async def end(self, ticket_id: int, agent: str, at: datetime) -> bool:
+        """The agent ends their conversation; False if it is not theirs or already ended."""
+        async with self.store.write() as tx:
+            done = await tx.conn.execute(
+                update(online_conversations)
+                .where(
+                    online_conversations.c.ticket_id == ticket_id,
+                    online_conversations.c.status == TAKEN,
+                    online_conversations.c.agent == agent,
+                )
+                .values(status=ENDED, ended_at=at)
+            )
+            if done.rowcount != 1:
+                return False
+            await _note(tx, ticket_id, at, agent, "chat_ended", {})
+        return True
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def messages(self, ticket_id: int) -> tuple[list[Row], list[Row]]:
+        """The citizen's contacts and the agents' replies of a ticket, each oldest first."""
+        async with self.store.read() as tx:
+            contact_rows = await tx.contacts_of(ticket_id)
+            replies = [r for r in await tx.outbound(ticket_id=ticket_id) if r["kind"] == REPLY_KIND]
+        return contact_rows, replies
+
+    async def reply(
+        self,
+        ticket_id: int,
+        agent: str,
+        channel: str,
+        recipient: str,
+        payload: dict[str, Any],
+        dedupe_key: str,
+        at: datetime,
+    ) -> Row:
+        """Store the agent's reply in the outbox (sent from there) and write it on the timeline."""
+        message_id = await self.outbox.enqueue(
+            channel, REPLY_KIND, recipient, payload, dedupe_key, ticket_id
+        )
+        async with self.store.write() as tx:
+            rows = [
+                r for r in await tx.outbound(ticket_id=ticket_id) if r["dedupe_key"] == dedupe_key
+            ]
+            if message_id is not None:  # a repeated request (same key) is written once
+                action = "letter_reply" if channel == "mailbox" else "chat_reply"
+                await _note(
+                    tx, ticket_id, at, agent, action, {"outbox_id": message_id, "channel": channel},
+                    reason=str(payload.get("text", "")),
+                )  # fmt: skip
+        return rows[0]
+
+    async def outbound(self, message_id: int) -> Row | None:
+        """One outbox message (a reply's status for the workspace)."""
+        async with self.store.read() as tx:
+            rows = _rows(await tx.conn.execute(select(outbox).where(outbox.c.id == message_id)))
+        return rows[0] if rows else None
+
+    # -- skills --------------------------------------------------------------------------
+
+    async def skills(self) -> dict[str, Row]:
+        """Every agent's skills by username."""
+        async with self.store.read() as tx:
+            return {r["username"]: r for r in _rows(await tx.conn.execute(select(agent_skills)))}
+
+    async def put_skills(
+        self,
+        username: str,
+        categories: Sequence[str],
+        languages: Sequence[str],
+        max_chats: int | None,
+        by: str,
+        at: datetime,
+    ) -> Row:
+        """Set one agent's skills."""
+        values = {
+            "categories": sorted(set(categories)),
+            "languages": sorted(set(languages)),
+            "max_chats": max_chats,
+            "updated_by": by,
+            "updated_at": at,
+        }
+        async with self.store.write() as tx:
+            exists = await tx.conn.execute(
+                select(agent_skills.c.username).where(agent_skills.c.username == username)
+            )
+            if exists.first() is None:
+                await tx.conn.execute(agent_skills.insert().values(username=username, **values))
+            else:
+                await tx.conn.execute(
+                    update(agent_skills).where(agent_skills.c.username == username).values(**values)
+                )
+        return {"username": username, **values}
+
+
+async def _conversation(tx: Tx, ticket_id: int) -> Row | None:
+    q = select(online_conversations).where(online_conversations.c.ticket_id == ticket_id)
+    rows = _rows(await tx.conn.execute(q))
+    return rows[0] if rows else None
+
+
+async def _note(
+    tx: Tx,
+    ticket_id: int,
+    at: datetime,
+    agent: str,
+    action: str,
+    payload: dict[str, Any],
+    reason: str = "",
+) -> None:
+    """A timeline entry that records the conversation without moving the ticket on."""
+    row = await tx.ticket(ticket_id=ticket_id)
+    state = State(row["state"]) if row else State.RECEIVED
+    await tx.add_timeline(
+        ticket_id, TimelineEntry(at, agent, Role.AGENT, action, state, state, reason, payload)
+    )
