@@ -96,6 +96,9 @@ RULES: tuple[Rule, ...] = (
     _r(S.DISPATCHED, A.SUPERVISE, S.DISPATCHED, SUP, reason=True),
     _r(S.HANDLING, A.SUPERVISE, S.HANDLING, SUP, reason=True),
     _r(S.SUPERVISED, A.REDISPATCH, S.DISPATCHED, SUP),
+    # Reassignment from the wallboard: the order moves to another department, new clocks.
+    _r(S.DISPATCHED, A.REDISPATCH, S.DISPATCHED, SUP),
+    _r(S.HANDLING, A.REDISPATCH, S.DISPATCHED, SUP),
     _r(S.RECEIVED, A.TRANSFER_110, S.WITH_POLICE, AGENT, SUP),
     _r(S.WITH_POLICE, A.POLICE_ACKNOWLEDGE, S.WITH_POLICE, POLICE),
     _r(S.WITH_POLICE, A.POLICE_HAND_BACK, S.RECEIVED, POLICE, reason=True),

@@ -393,6 +393,8 @@
     }, 1000);
     render(board);
     connect(function (m) {
+      // The supervision lists (supervision.js) follow the same socket.
+      document.dispatchEvent(new CustomEvent("live:message", { detail: m }));
       if (m.type === "wallboard") { render(m); }
       else if (m.type === "ticket_changed") {
         feed(el("li", { cls: "feed-" + m.action }, [

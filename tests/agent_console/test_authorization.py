@@ -103,3 +103,32 @@ async def test_role_gates_on_staff_only_endpoints(login: Any) -> None:
     await agent.call("GET", "/api/v1/audit", status=403)
     await cg.call("POST", "/api/v1/tickets", {"text": "x"}, status=403)
     await cg.call("PUT", "/api/v1/calendar/2027-01-01", {"is_workday": False}, status=403)
+
+
+async def test_portal_supervision_and_recordings_by_role(login: Any) -> None:
+    a, b = await _two_orders(login)  # a to chengguan, b to eco
+    roles = ("agent", "sup", "admin", "cg", "cg_jinniu", "eco", "police")
+    gets = {
+        "/portal": {"cg": 200, "cg_jinniu": 200, "eco": 200},
+        "/api/v1/supervision": {"sup": 200},
+    }
+    for who in roles:
+        api = await login(who)
+        for path, allowed in gets.items():
+            resp = await api.client.get(path, allow_redirects=False)
+            assert resp.status == allowed.get(who, 403), (who, path, resp.status)
+        # A department's inbox holds its own orders only; the phone stays masked.
+        if who in ("cg", "cg_jinniu", "eco"):
+            page = await (await api.client.get("/portal")).text()
+            assert (a in page, b in page) == (who == "cg", who == "eco"), who
+            assert PHONE not in page and NAME not in page, who
+        # Recordings: call-floor staff only; a unit that cannot see the order gets 404.
+        rec = await api.client.get(f"/tickets/{a}/recordings/1.1", allow_redirects=False)
+        expected = {"agent": 404, "sup": 404, "cg": 403, "admin": 403}.get(who, 404)
+        assert rec.status == expected, (who, rec.status)
+    eco, agent, cg = await login("eco"), await login("agent"), await login("cg")
+    for action in ("sign", "return", "extension", "result", "unmask"):
+        await eco.call("POST", f"/api/v1/portal/orders/{a}/{action}", {}, status=404)
+        await agent.call("POST", f"/api/v1/portal/orders/{a}/{action}", {}, status=403)
+    await cg.call("POST", f"/api/v1/supervision/{a}/supervise", {"note": "x"}, status=403)
+    assert (await cg.call("POST", f"/api/v1/portal/orders/{a}/sign", {}))["state"] == "handling"

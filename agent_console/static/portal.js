@@ -1,0 +1,123 @@
+// Department portal: live deadline countdowns, and each action sent to /api/v1/portal with its
+// outcome shown in place (pending → done / failed with the server's reason). Nothing inline.
+(function () {
+  "use strict";
+  var root = document.getElementById("portal-root");
+  if (!root) { return; }
+  var T = JSON.parse(document.getElementById("portal-texts").textContent);
+  var csrf = root.dataset.csrf;
+  // Count against the server's clock, not the phone's (which may be off by minutes).
+  var skew = Date.now() - Date.parse(root.dataset.now);
+
+  function tr(key, params) {
+    var text = T[key] || key;
+    Object.keys(params || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
+    return text;
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function span(ms) {
+    var s = Math.floor(Math.abs(ms) / 1000), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60), rest = pad(h) + ":" + pad(m) + ":" + pad(s % 60);
+    return d ? tr("portal.cd.days", { d: d, hms: rest }) : rest;
+  }
+
+  var clocks = Array.prototype.slice.call(document.querySelectorAll(".countdown[data-deadline]"));
+  function tick() {
+    var now = Date.now() - skew;
+    clocks.forEach(function (node) {
+      var left = Date.parse(node.dataset.deadline) - now, out = node.querySelector(".cd-left");
+      var late = left <= 0, soon = !late && left < 4 * 3600 * 1000;
+      out.textContent = late ? tr("portal.cd.overdue", { t: span(left) }) : tr("portal.cd.left", { t: span(left) });
+      node.dataset.state = late ? "late" : (soon ? "soon" : "ok");
+    });
+  }
+  tick();
+  setInterval(tick, 1000);
+
+  function outcome(card, state, text) {
+    var node = card.querySelector(".outcome");
+    node.dataset.state = state;
+    node.textContent = text;
+  }
+
+  function send(path, body, isForm) {
+    var init = { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
+    if (isForm) { init.body = body; } else { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    return fetch(path, init).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        var err = data && data.error ? data.error : null;
+        return { ok: resp.ok, status: resp.status, data: data, error: err };
+      });
+    }, function (e) { return { ok: false, status: 0, data: {}, error: { message: String(e) } }; });
+  }
+
+  function failure(r) {
+    if (r.status === 413) { return tr("portal.out.too_large"); }
+    var e = r.error || {}, field = e.field ? tr("portal.field." + e.field) : "";
+    var msg = e.message || ("HTTP " + r.status);
+    return field && field !== "portal.field." + e.field ? field + " · " + msg : msg;
+  }
+
+  function mark(form, field) {
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (n) { n.removeAttribute("aria-invalid"); });
+    var input = field ? form.querySelector("[name=" + field + "]") : null;
+    if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
+  }
+
+  // Where the order lives after the action: the tab that now holds it.
+  var NEXT = { sign: "handling", "return": "returned", result: "done" };
+
+  function act(card, kind, form, button) {
+    var number = card.dataset.number, body, isForm = false;
+    if (kind === "result") { body = new FormData(form); isForm = true; }
+    else if (form) {
+      body = {};
+      Array.prototype.forEach.call(form.elements, function (n) { if (n.name) { body[n.name] = n.value; } });
+      if (kind === "extension") { body.days = parseInt(body.days, 10) || body.days; }
+    } else { body = {}; }
+    if (button) { button.disabled = true; }
+    outcome(card, "pending", tr("portal.out.pending"));
+    send("/api/v1/portal/orders/" + encodeURIComponent(number) + "/" + kind, body, isForm).then(function (r) {
+      if (button) { button.disabled = false; }
+      if (!r.ok) {
+        outcome(card, "failed", failure(r));
+        if (form) { mark(form, r.error && r.error.field); }
+        return;
+      }
+      if (form) { mark(form, null); }
+      if (kind === "unmask") {
+        var c = r.data.citizen || {}, box = card.querySelector("[data-citizen]");
+        box.querySelector("[data-field=name]").textContent = c.name || "—";
+        box.querySelector("[data-field=phone]").textContent = c.phone || c.email || "";
+        var tag = box.querySelector(".tag"); if (tag) { tag.remove(); }
+        var det = box.querySelector("details"); if (det) { det.remove(); }
+        outcome(card, "done", tr("portal.out.unmasked"));
+        return;
+      }
+      outcome(card, "done", tr("portal.out." + kind));
+      card.dataset.done = kind;
+      setTimeout(function () {
+        var tab = NEXT[kind] || root.dataset.tab;
+        location.href = "/portal?tab=" + tab + "#o-" + number;
+      }, 900);
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll(".p-order"), function (card) {
+    Array.prototype.forEach.call(card.querySelectorAll("button[data-act]"), function (btn) {
+      btn.addEventListener("click", function () { act(card, btn.dataset.act, null, btn); });
+    });
+    Array.prototype.forEach.call(card.querySelectorAll("form[data-act]"), function (form) {
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        act(card, form.dataset.act, form, form.querySelector("button"));
+      });
+    });
+  });
+
+  // Arriving from an action: show the order where it now is.
+  if (location.hash.indexOf("#o-") === 0) {
+    var target = document.getElementById(location.hash.slice(1));
+    if (target) { target.classList.add("arrived"); }
+  }
+})();
