@@ -3,25 +3,42 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
+from reports.call_figures import CallFacts, CallFigures, call_figures, transfers_from_marks
 from reports.figures import (
+    RATE_NAMES,
     DepartmentFigures,
     Rules,
     TicketFacts,
     by_department,
+    by_district,
+    figures,
     rate,
     service_index,
 )
+from reports.scoring import Adjustment, DepartmentClass
+from tickets import figure_queries as fq
 from tickets.model import RatingLevel
 from tickets.store import Store
 
+Path = Literal["pure", "sql"]
 
-def _facts(row: dict[str, Any]) -> TicketFacts:
+
+def _aware(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    parsed = datetime.fromisoformat(str(value))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+def _facts(row: Mapping[str, Any], returned_by: tuple[str, ...]) -> TicketFacts:
     # A call is a contact answered live: its response is the call's service level (call
     # figures), so the ticket itself counts as responded at once.
-    first = row["created_at"] if row["channel"] == "phone" else row["first_response_at"]
+    first = row["created_at"] if row["channel"] == "phone" else _aware(row["first_response_at"])
     return TicketFacts(
         department=row["lead_department"],
         channel=row["channel"],
@@ -31,28 +48,76 @@ def _facts(row: dict[str, Any]) -> TicketFacts:
         result_at=row["result_at"],
         informed_at=row["informed_at"],
         rating=RatingLevel(row["rating"]) if row["rating"] else None,
-        returns=int(row["returns"] or 0),
         extensions=int(row["extensions"] or 0),
+        id=int(row["id"]),
+        number=row["number"],
+        district=row["district"],
+        rating_excluded=bool(row["rating_excluded"]),
+        returned_by=returned_by,
+        hops=int(row["hops"] or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every figure of a period: per department, per district, the center, the calls."""
+
+    start: datetime
+    end: datetime
+    at: datetime
+    departments: dict[str | None, DepartmentFigures]
+    districts: dict[str | None, DepartmentFigures]
+    center: DepartmentFigures
+    calls: CallFigures
+
+
+def _total(parts: Iterable[DepartmentFigures], weights: Mapping[str, float]) -> DepartmentFigures:
+    items = list(parts)
+
+    def add(name: str) -> tuple[int, int]:
+        values = [getattr(p, name) for p in items]
+        return sum(v[0] for v in values), sum(v[1] for v in values)
+
+    ratios = {name: add(name) for name in RATE_NAMES}
+    return DepartmentFigures(
+        department=None,
+        tickets=sum(p.tickets for p in items),
+        response=ratios["response"],
+        on_time=ratios["on_time"],
+        feedback=ratios["feedback"],
+        satisfaction=ratios["satisfaction"],
+        returns=sum(p.returns for p in items),
+        extensions=sum(p.extensions for p in items),
+        index=service_index({k: rate(v) for k, v in ratios.items()}, weights),
+        cycle=add("cycle"),
+        hops=sum(p.hops for p in items),
+        excluded=sum(p.excluded for p in items),
     )
 
 
 class FigureService:
-    """Reads the store; changes nothing."""
+    """Reads the store; changes nothing (except classes and adjustments, on request)."""
 
-    def __init__(self, store: Store, rules: Rules | None = None) -> None:
+    def __init__(
+        self, store: Store, rules: Rules | None = None, service_level_seconds: float = 15
+    ) -> None:
         self.store = store
         self.rules = rules or Rules()
+        self.service_level_seconds = service_level_seconds
 
-    async def facts(self, start: datetime, end: datetime) -> list[TicketFacts]:
+    # -- pure path ------------------------------------------------------------------------
+
+    async def facts(
+        self, start: datetime, end: datetime, department: str | None = None
+    ) -> list[TicketFacts]:
         """Each ticket created in [start, end) as the figures see it."""
         async with self.store.read() as tx:
-            rows = await tx.figure_facts(start, end)
-        for r in rows:
-            if r["first_response_at"] is not None and not isinstance(
-                r["first_response_at"], datetime
-            ):
-                r["first_response_at"] = _aware(r["first_response_at"])
-        return [_facts(r) for r in rows]
+            rows = await fq.ticket_facts(tx, start, end, department)
+            returns = await fq.returns_in(tx, start, end)
+        returned: dict[int, list[str]] = {}
+        for r in returns:
+            returned.setdefault(int(r["ticket_id"]), []).append(r["department"])
+        return [_facts(r, tuple(returned.get(int(r["id"]), ()))) for r in rows]
 
     async def pure(
         self, start: datetime, end: datetime, at: datetime
@@ -60,13 +125,40 @@ class FigureService:
         """Per department, from each ticket's facts."""
         return by_department(await self.facts(start, end), at, self.rules)
 
+    async def call_facts(self, start: datetime, end: datetime) -> list[CallFacts]:
+        """Each call started in [start, end) as the call figures see it."""
+        async with self.store.read() as tx:
+            rows, marks = await fq.call_facts(tx, start, end)
+        by_call: dict[str, list[tuple[str, datetime, str]]] = {}
+        for m in marks:
+            by_call.setdefault(m["call_id"], []).append((m["what"], m["at"], m["detail"]))
+        return [
+            CallFacts(
+                call_id=r["call_id"],
+                started_at=r["started_at"],
+                answered=r["answered_at"] is not None,
+                abandoned=bool(r["abandoned"]),
+                wait_seconds=r["queue_wait"],
+                talk_seconds=r["talk_time"],
+                transfers=transfers_from_marks(by_call.get(r["call_id"], [])),
+            )
+            for r in rows
+        ]
+
+    # -- SQL path -------------------------------------------------------------------------
+
     async def sql(
-        self, start: datetime, end: datetime, at: datetime
+        self,
+        start: datetime,
+        end: datetime,
+        at: datetime,
+        group: Literal["department", "district"] = "department",
     ) -> dict[str | None, DepartmentFigures]:
-        """Per department, summed by the database."""
+        """Per department (or district), summed by the database."""
         rules = self.rules
         async with self.store.read() as tx:
-            rows = await tx.figure_aggregates(
+            rows = await fq.aggregates(
+                tx,
                 start,
                 end,
                 at,
@@ -74,31 +166,102 @@ class FigureService:
                 rules.default_response_seconds,
                 rules.feedback_hours * 3600,
                 sorted(level.value for level in rules.satisfied),
+                group=group,
+            )
+            returned = (
+                await fq.returns_by_department(tx, start, end) if group == "department" else {}
             )
         out: dict[str | None, DepartmentFigures] = {}
         for r in rows:
             ratios = {
-                "response": (int(r["response_n"] or 0), int(r["tickets"])),
-                "on_time": (int(r["on_time_n"] or 0), int(r["on_time_d"] or 0)),
-                "feedback": (int(r["feedback_n"] or 0), int(r["feedback_d"] or 0)),
-                "satisfaction": (int(r["satisfied_n"] or 0), int(r["rated"] or 0)),
+                "response": (int(r["response_n"]), int(r["tickets"])),
+                "on_time": (int(r["on_time_n"]), int(r["on_time_d"])),
+                "feedback": (int(r["feedback_n"]), int(r["feedback_d"])),
+                "satisfaction": (int(r["satisfied_n"]), int(r["rated"])),
             }
-            out[r["department"]] = DepartmentFigures(
-                department=r["department"],
+            out[r["key"]] = DepartmentFigures(
+                department=r["key"],
                 tickets=int(r["tickets"]),
                 response=ratios["response"],
                 on_time=ratios["on_time"],
                 feedback=ratios["feedback"],
                 satisfaction=ratios["satisfaction"],
-                returns=int(r["returns"] or 0),
-                extensions=int(r["extensions"] or 0),
+                # a department's returns are those it made; a district's, those on its orders
+                returns=(
+                    returned.get(r["key"] or "", 0) if group == "department" else int(r["returns"])
+                ),
+                extensions=int(r["extensions"]),
                 index=service_index({k: rate(v) for k, v in ratios.items()}, rules.weights),
+                cycle=(int(r["cycle_seconds"]), int(r["cycle_n"])),
+                hops=int(r["hops"]),
+                excluded=int(r["excluded"]),
             )
         return out
 
+    async def sql_calls(self, start: datetime, end: datetime) -> CallFigures:
+        """The call figures, summed by the database."""
+        async with self.store.read() as tx:
+            r = await fq.call_aggregates(tx, start, end, self.service_level_seconds)
+        return CallFigures(
+            offered=int(r["offered"]),
+            answered=int(r["answered"]),
+            abandoned=int(r["abandoned"]),
+            service_level=(int(r["within"]), int(r["answered"]) + int(r["abandoned"])),
+            wait=(round(float(r["wait_total"]), 3), int(r["wait_n"])),
+            handle=(round(float(r["talk_total"]), 3), int(r["talk_n"])),
+            transfers_110=int(r["transfers_110"]),
+            transfers_110_ok=int(r["transfers_ok"]),
+            setup=(round(float(r["setup_total"]), 3), int(r["transfers_ok"])),
+        )
 
-def _aware(value: Any) -> datetime:
-    from datetime import UTC
+    # -- the whole report -----------------------------------------------------------------
 
-    parsed = datetime.fromisoformat(str(value))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    async def report(
+        self, start: datetime, end: datetime, at: datetime, path: Path = "sql"
+    ) -> Report:
+        """Every figure of [start, end), by the database (default) or ticket by ticket."""
+        if path == "pure":
+            facts = await self.facts(start, end)
+            depts = by_department(facts, at, self.rules)
+            districts = by_district(facts, at, self.rules)
+            center = replace(figures(facts, at, self.rules), department=None)
+            calls = call_figures(await self.call_facts(start, end), self.service_level_seconds)
+        else:
+            depts = await self.sql(start, end, at)
+            districts = await self.sql(start, end, at, group="district")
+            # every return counts for the center, even by a department leading nothing here
+            async with self.store.read() as tx:
+                returned = await fq.returns_by_department(tx, start, end)
+            center = replace(
+                _total(districts.values(), self.rules.weights), returns=sum(returned.values())
+            )
+            calls = await self.sql_calls(start, end)
+        return Report(start, end, at, depts, districts, center, calls)
+
+    # -- classes and adjustments ------------------------------------------------------------
+
+    async def classes(self) -> tuple[list[DepartmentClass], dict[str, str | None]]:
+        """The department classes and each department's class."""
+        async with self.store.read() as tx:
+            rows = await fq.classes(tx)
+            assigned = await fq.class_assignments(tx)
+        return [
+            DepartmentClass(r["code"], r["name_zh"], r["name_en"], dict(r["weights"])) for r in rows
+        ], assigned
+
+    async def adjustments(self, first: date, last: date) -> list[Adjustment]:
+        """Deductions, bonus points and veto items whose day is in [first, last)."""
+        async with self.store.read() as tx:
+            rows = await fq.adjustments(tx, first, last)
+        return [
+            Adjustment(
+                department=r["department"],
+                kind=r["kind"],
+                points=float(r["points"]),
+                reason=r["reason"],
+                day=r["day"],
+                recorded_by=r["recorded_by"],
+                id=int(r["id"]),
+            )
+            for r in rows
+        ]

@@ -20,10 +20,8 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     event,
     func,
-    literal,
     or_,
     select,
     text,
@@ -121,36 +119,6 @@ RESPONSE_ACTIONS = (
     "merge",
     "cancel",
 )
-
-
-def _first_response() -> Any:
-    inner = timeline.alias("first_response")
-    return (
-        select(func.min(inner.c.at))
-        .where(inner.c.ticket_id == tickets.c.id, inner.c.action.in_(RESPONSE_ACTIONS))
-        .scalar_subquery()
-        .label("first_response_at")
-    )
-
-
-def _returns() -> Any:
-    d = dispatches.alias("returned")
-    return (
-        select(func.count())
-        .where(d.c.ticket_id == tickets.c.id, d.c.returned_at.is_not(None))
-        .scalar_subquery()
-        .label("returns")
-    )
-
-
-def _extensions() -> Any:
-    e = timeline.alias("extension")
-    return (
-        select(func.count())
-        .where(e.c.ticket_id == tickets.c.id, e.c.action == "approve_extension")
-        .scalar_subquery()
-        .label("extensions")
-    )
 
 
 @functools.cache
@@ -751,118 +719,7 @@ class Tx:
         )
         return dict(row) if row else None
 
-    # -- figures (read only) -----------------------------------------------------------
-
-    async def figure_facts(self, start: datetime, end: datetime) -> list[Row]:
-        """Per ticket created in [start, end): what the figures are computed from."""
-        q = select(
-            tickets.c.id,
-            tickets.c.lead_department,
-            tickets.c.channel,
-            tickets.c.created_at,
-            _first_response(),
-            tickets.c.due_at,
-            tickets.c.result_at,
-            tickets.c.informed_at,
-            tickets.c.rating,
-            _returns(),
-            _extensions(),
-        ).where(tickets.c.created_at >= start, tickets.c.created_at < end)
-        return _rows((await self.conn.execute(q)).mappings())
-
-    async def figure_aggregates(
-        self,
-        start: datetime,
-        end: datetime,
-        at: datetime,
-        response_seconds: Mapping[str, float],
-        default_response_seconds: float,
-        feedback_seconds: float,
-        satisfied: Sequence[str],
-        live_channels: Sequence[str] = ("phone",),
-    ) -> list[Row]:
-        """The same figures as sums per lead department, computed by the database.
-
-        Contacts on `live_channels` were answered live, so they count as responded.
-        """
-        t = tickets.c
-        first = _first_response().label("first_response_at")
-        limit = case(
-            *((t.channel == ch, float(sec)) for ch, sec in response_seconds.items()),
-            else_=float(default_response_seconds),
-        )
-        waited = self._seconds(t.created_at, first)
-        told = self._seconds(t.result_at, t.informed_at)
-        one = literal(1)
-        q = (
-            select(
-                t.lead_department.label("department"),
-                func.count().label("tickets"),
-                func.sum(
-                    case(
-                        (
-                            or_(
-                                t.channel.in_(list(live_channels)),
-                                and_(first.is_not(None), waited <= limit),
-                            ),
-                            one,
-                        ),
-                        else_=0,
-                    )
-                ).label("response_n"),
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                t.due_at.is_not(None),
-                                t.result_at.is_not(None),
-                                t.result_at <= t.due_at,
-                            ),
-                            one,
-                        ),
-                        else_=0,
-                    )
-                ).label("on_time_n"),
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                t.due_at.is_not(None), or_(t.result_at.is_not(None), t.due_at <= at)
-                            ),
-                            one,
-                        ),
-                        else_=0,
-                    )
-                ).label("on_time_d"),
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                t.result_at.is_not(None),
-                                t.informed_at.is_not(None),
-                                told <= feedback_seconds,
-                            ),
-                            one,
-                        ),
-                        else_=0,
-                    )
-                ).label("feedback_n"),
-                func.sum(case((t.result_at.is_not(None), one), else_=0)).label("feedback_d"),
-                func.sum(case((t.rating.in_(list(satisfied)), one), else_=0)).label("satisfied_n"),
-                func.sum(case((t.rating.is_not(None), one), else_=0)).label("rated"),
-                func.sum(_returns()).label("returns"),
-                func.sum(_extensions()).label("extensions"),
-            )
-            .where(t.created_at >= start, t.created_at < end)
-            .group_by(t.lead_department)
-        )
-        return _rows((await self.conn.execute(q)).mappings())
-
-    def _seconds(self, a: Any, b: Any) -> Any:
-        """Seconds from a to b, in this database's dialect."""
-        if self.dialect == "postgresql":
-            return func.extract("epoch", b - a)
-        return (func.julianday(b) - func.julianday(a)) * 86400.0
+    # -- figures: see tickets/figure_queries.py ------------------------------------------
 
     # -- dispatch rules --------------------------------------------------------------
 

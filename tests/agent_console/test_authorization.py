@@ -132,3 +132,27 @@ async def test_portal_supervision_and_recordings_by_role(login: Any) -> None:
         await agent.call("POST", f"/api/v1/portal/orders/{a}/{action}", {}, status=403)
     await cg.call("POST", f"/api/v1/supervision/{a}/supervise", {"note": "x"}, status=403)
     assert (await cg.call("POST", f"/api/v1/portal/orders/{a}/sign", {}))["state"] == "handling"
+
+
+async def test_knowledge_base_by_role(login: Any) -> None:
+    cg, eco = await login("cg"), await login("eco")
+    article = {"title": "占道经营", "body": "两个工作日内核查。", "expires_on": "2027-06-30"}
+    draft = (await cg.call("POST", "/api/v1/knowledge", article, status=201))["id"]
+    gets = {
+        "/knowledge": {"agent": 200, "sup": 200, "admin": 200, "cg": 200, "cg_jinniu": 200,
+                       "eco": 200, "police": 200},
+        "/knowledge/new": {"cg": 200, "cg_jinniu": 200, "eco": 200},
+        "/knowledge/review": {"sup": 200, "admin": 200},
+        "/api/v1/knowledge/review": {"sup": 200, "admin": 200},
+        # a draft: its department (and the unit above a sub-unit) and the reviewers only
+        f"/knowledge/{draft}": {"sup": 200, "admin": 200, "cg": 200},
+        f"/api/v1/knowledge/{draft}": {"sup": 200, "admin": 200, "cg": 200},
+        f"/knowledge/{draft}/edit": {"cg": 200, "sup": 403, "admin": 403},
+    }
+    for who in ("agent", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path, allowed in gets.items():
+            resp = await api.client.get(path, allow_redirects=False)
+            default = 404 if f"/{draft}" in path else 403
+            assert resp.status == allowed.get(who, default), (who, path, resp.status)
+    await eco.call("PATCH", f"/api/v1/knowledge/{draft}", {"title": "改"}, status=404)
