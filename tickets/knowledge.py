@@ -901,7 +901,7 @@ class KnowledgeBase:
                 "article_id": article_id,
                 "version": version,
                 "title": used["title"],
-                "department": article["department"],
+                "owner": article["department"],  # not `department`: that names dispatch targets
                 "expired": is_expired(used["expires_on"], self.today()),
             }
             await tx.add_timeline(

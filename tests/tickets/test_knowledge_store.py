@@ -249,7 +249,7 @@ async def test_an_answer_given_from_an_article_is_cited_on_the_timeline(
         "article_id": aid,
         "version": 1,
         "title": GJJ["title"],
-        "department": "hrss",
+        "owner": "hrss",
         "expired": False,
     }
     view = await service.view(ticket.ticket_number, AGENT)

@@ -1,0 +1,129 @@
+// Knowledge-base quick answers on the agent workspace: as the agent types the citizen's
+// description or picks a category, the best published answers appear; one click puts the
+// answer into the resolution and writes the article (id, version) on the ticket's timeline.
+// Self-contained: it only reads the ticket form and fills the answer box of the workspace.
+(function () {
+  "use strict";
+  var panel = document.getElementById("kb-panel");
+  if (!panel) { return; }
+  var T = panel.dataset, csrf = panel.dataset.csrf;
+  var form = document.getElementById("ticket-form");
+  var answer = document.getElementById("answer");
+  var own = document.getElementById("kb-qa-q");
+  var list = document.getElementById("kb-qa-list");
+  var empty = document.getElementById("kb-qa-empty");
+  var timer = null, seq = 0, lastKey = null, waiting = null;
+
+  function el(tag, attrs, kids) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") { node.textContent = attrs[k]; }
+      else if (k === "cls") { node.className = attrs[k]; }
+      else if (attrs[k] !== null && attrs[k] !== undefined) { node.setAttribute(k, attrs[k]); }
+    });
+    (kids || []).forEach(function (c) { if (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
+    return node;
+  }
+  function fill(text, params) {
+    Object.keys(params).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
+    return text;
+  }
+  function outcome(node, state, text) { node.dataset.state = state; node.textContent = text; }
+
+  // The ticket the workspace has open, once the call has made one.
+  function ticketNumber() {
+    var card = document.getElementById("ticket-card"), link = document.getElementById("form-number");
+    var number = link ? (link.textContent || "").trim() : "";
+    return card && !card.hidden && /^\d{8}-\d{6}$/.test(number) ? number : "";
+  }
+  // What to search for: the agent's own words in the panel first, else the ticket form.
+  function query() {
+    if (own.value.trim()) { return own.value.trim(); }
+    if (!form) { return ""; }
+    return (form.elements.subject.value + " " + form.elements.description.value).trim();
+  }
+  function category() { return form && !own.value.trim() ? form.elements.category.value : ""; }
+
+  function search() {
+    var text = query().slice(0, 500), cat = category(), key = text + "\u0000" + cat;
+    if (key === lastKey) { return; }
+    lastKey = key;
+    if (!text && !cat) { render(null); return; }
+    var mine = ++seq;
+    var params = new URLSearchParams({ q: text, category: cat });
+    fetch("/api/v1/knowledge/quick?" + params.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (resp) { return resp.ok ? resp.json() : { items: [] }; }, function () { return { items: [] }; })
+      .then(function (data) { if (mine === seq) { render(data.items || []); } });
+  }
+  function schedule() { clearTimeout(timer); timer = setTimeout(search, 250); }
+
+  function render(items) {
+    while (list.firstChild) { list.removeChild(list.firstChild); }
+    empty.hidden = !!(items && items.length);
+    empty.textContent = items === null ? T.tIdle : T.tNone;
+    (items || []).forEach(function (item) { list.appendChild(card(item)); });
+  }
+  function card(item) {
+    var state = el("span", { cls: "outcome", role: "status" });
+    var use = el("button", { type: "button", cls: "small-btn primary kb-use", text: T.tUse });
+    var li = el("li", { cls: item.expired ? "is-expired" : "", "data-id": String(item.id), "data-version": String(item.version) }, [
+      el("div", { cls: "kb-qa-title" }, [
+        el("span", { text: item.title }),
+        item.expired ? el("span", { cls: "tag red kb-expired", text: T.tExpired }) : null,
+        el("span", { cls: "muted small", text: fill(T.tVersion, { n: item.version }) })
+      ]),
+      el("div", { cls: "kb-qa-body", text: item.body }),
+      el("div", { cls: "kb-qa-foot" }, [
+        use,
+        el("a", { cls: "small", href: "/knowledge/" + item.id + "?v=" + item.version, target: "_blank", text: T.tOpen }),
+        state
+      ])
+    ]);
+    use.addEventListener("click", function () { take(item, li, state); });
+    return li;
+  }
+
+  // One click: the answer goes into the resolution; the article is cited on the ticket.
+  function take(item, li, state) {
+    answer.value = item.body;
+    answer.dataset.kbArticle = item.id + ":" + item.version;
+    answer.dispatchEvent(new Event("input", { bubbles: true }));
+    Array.prototype.forEach.call(list.querySelectorAll("li.used"), function (n) { n.classList.remove("used"); });
+    li.classList.add("used");
+    var number = ticketNumber();
+    if (number) { cite(item, number, state); }
+    else { waiting = { item: item, state: state }; outcome(state, "pending", T.tUsedWait); }
+    var resolve = document.getElementById("resolve");
+    if (resolve) { resolve.focus(); }
+  }
+  function cite(item, number, state) {
+    outcome(state, "pending", T.tPending);
+    fetch("/api/v1/knowledge/" + item.id + "/cite", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ ticket: number, version: item.version })
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (resp.ok) { outcome(state, "done", T.tUsed); return; }
+        var reason = data && data.error ? data.error.message : "HTTP " + resp.status;
+        outcome(state, "failed", fill(T.tFailed, { reason: reason }));
+      });
+    }, function (err) { outcome(state, "failed", fill(T.tFailed, { reason: String(err) })); });
+  }
+
+  if (form) {
+    form.addEventListener("input", function (ev) {
+      if (ev.target && (ev.target.name === "description" || ev.target.name === "subject")) { schedule(); }
+    });
+    form.addEventListener("change", function (ev) { if (ev.target && ev.target.name === "category") { schedule(); } });
+  }
+  own.addEventListener("input", schedule);
+  // The workspace fills the form itself when a call's ticket arrives (no input event), and the
+  // ticket number appears only once the call is answered: look again every second.
+  setInterval(function () {
+    search();
+    if (waiting && ticketNumber()) { var w = waiting; waiting = null; cite(w.item, ticketNumber(), w.state); }
+  }, 1000);
+  search();
+})();
