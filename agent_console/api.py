@@ -402,7 +402,7 @@ async def get_dispatch_rules(request: web.Request) -> web.Response:
     """The dispatch rule table (category + district + keywords → departments)."""
     await signed_in(request)
     desk = services(request).dispatching
-    rules = await desk.rules() if desk else []
+    rules = await desk.rules(include_inactive=True) if desk else []
     return web.json_response([dataclasses.asdict(r) for r in rules])
 
 

@@ -20,6 +20,7 @@ routes = web.RouteTableDef()
 PAUSE_REASONS = ("break", "lunch", "training", "meeting", "wrap_up")
 # What the browser script needs from the catalog, by key prefix (one catalog, no copies).
 SCRIPT_TEXTS = ("ws.", "wb.", "police.", "live.", "state.", "rating.", "action.", "urgency.")
+SCRIPT_TEXTS += ("chat.", "online.", "channel.")  # the online desk (static/chat.js)
 
 
 def _texts(locale: str) -> dict[str, str]:
@@ -62,7 +63,11 @@ async def workspace(request: web.Request) -> web.Response:
             category_name=svc.tickets.category_name,
             districts=tree.of_kind("district"),
             dispatch_targets=[d for d in tree.by_code.values() if d.kind in ("city", "district")],
-            lines=sorted(telephony.lines()) if telephony else [],
+            lines=sorted(svc.desk.lines()) if svc.desk and telephony else [],
+            line_names={
+                code: line.name(locale_of(request))
+                for code, line in ((svc.desk.transfer_lines or {}) if svc.desk else {}).items()
+            },
             pause_reasons=PAUSE_REASONS,
         ),
     )

@@ -63,7 +63,7 @@ async def status(request: web.Request) -> web.Response:
             "enabled": telephony is not None,
             "connected": bool(h and h.connected),
             "detail": h.detail if h else "",
-            "lines": sorted(telephony.lines()) if telephony else [],
+            "lines": sorted(desk.lines()) if desk and telephony else [],
             "live_calls": [
                 {
                     "call_id": c.call_id,
@@ -96,8 +96,8 @@ async def _agent(request: web.Request) -> tuple[Any, dict[str, Any]]:
 
 def _line(data: dict[str, Any], desk: TelephonyDesk, locale: str) -> str:
     line = str(data.get("line") or "110")
-    if desk.telephony is not None and line not in desk.telephony.lines():
-        raise field_error("line", f"one of {', '.join(sorted(desk.telephony.lines()))}", locale)
+    if desk.telephony is not None and line not in desk.lines():
+        raise field_error("line", f"one of {', '.join(sorted(desk.lines()))}", locale)
     return line
 
 

@@ -128,6 +128,9 @@ class Telephony(Protocol):
     def lines(self) -> Mapping[str, str]:
         """Transfer lines by short name (110, 119, 120, 12369, …)."""
 
+    def set_lines(self, lines: Mapping[str, str]) -> None:
+        """Replace the transfer-line table (the admins' stored one)."""
+
     def live_call_of_agent(self, agent: str) -> str | None:
         """The call an agent's interface is talking on now, if any."""
 

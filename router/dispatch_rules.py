@@ -22,6 +22,7 @@ class DispatchRule:
     co_departments: tuple[str, ...] = ()
     auto_dispatch: bool = False
     priority: int = 0
+    active: bool = True  # a switched-off rule stays in the table but never matches
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def suggest(
     parent = parents.get(category) if category else None
     best: tuple[tuple[int, int, int, int], DispatchRule] | None = None
     for rule in rules:
+        if not rule.active:
+            continue
         if rule.district is not None and rule.district != district:
             continue
         if any(k not in text for k in rule.keywords):

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from router.dispatch_rules import DispatchRule, Suggestion, suggest
+from tickets.admin_store import all_dispatch_rules
 from tickets.events import ContactAccepted, DomainEvent
 from tickets.lifecycle import Action, LifecycleError
 from tickets.model import Role
@@ -25,10 +26,10 @@ class DispatchDesk:
         self.tickets = tickets
         self.store = tickets.store
 
-    async def rules(self) -> list[DispatchRule]:
-        """The active rules."""
+    async def rules(self, *, include_inactive: bool = False) -> list[DispatchRule]:
+        """The active rules (with `include_inactive`, the whole table the editor shows)."""
         async with self.store.read() as tx:
-            rows = await tx.dispatch_rules()
+            rows = await (all_dispatch_rules(tx) if include_inactive else tx.dispatch_rules())
         return [
             DispatchRule(
                 id=r["id"],
@@ -39,6 +40,7 @@ class DispatchDesk:
                 co_departments=tuple(r["co_departments"] or ()),
                 auto_dispatch=bool(r["auto_dispatch"]),
                 priority=r["priority"],
+                active=bool(r["active"]),
             )
             for r in rows
         ]
@@ -71,6 +73,14 @@ class DispatchDesk:
                 isinstance(k, str) and k for k in keywords
             ):
                 raise InvalidField(f"{where}: keywords are words", field=f"{where}.keywords")
+            priority = r.get("priority") or 0
+            if isinstance(priority, bool) or not isinstance(priority, int):
+                raise InvalidField(
+                    f"{where}: priority is a whole number", field=f"{where}.priority"
+                )
+            for flag in ("auto_dispatch", "active"):
+                if flag in r and not isinstance(r[flag], bool):
+                    raise InvalidField(f"{where}: {flag} is true or false", field=f"{where}.{flag}")
             clean.append(
                 {
                     "category": category,
@@ -79,8 +89,8 @@ class DispatchDesk:
                     "lead_department": lead,
                     "co_departments": co,
                     "auto_dispatch": bool(r.get("auto_dispatch")),
-                    "priority": int(r.get("priority") or 0),
-                    "active": True,
+                    "priority": priority,
+                    "active": r.get("active", True),
                     "updated_by": viewer.username,
                     "updated_at": at,
                 }

@@ -26,6 +26,7 @@ from tickets.lifecycle import Action, Facts, Request, RoleNotAllowed, allowed_ac
 from tickets.model import (
     TERMINAL_STATES,
     AcceptResult,
+    Attachment,
     CitizenIdentity,
     Complexity,
     InboundContact,
@@ -1273,6 +1274,34 @@ class TicketService:
             Action.RECORD_RATING,
             payload={"rating": RatingLevel.from_score(score).value, "source": source},
         )
+
+    async def attach_file(
+        self, channel: str, external_id: str, placeholder: str, stored: Attachment
+    ) -> bool:
+        """A file fetched after the reply takes its placeholder's place on the contact, and so
+        on the ticket; False if the contact no longer holds that placeholder (done already)."""
+        async with self.store.write() as tx:
+            row = await tx.contact_by_external_id(channel, external_id)
+            files = [dict(a) for a in (row["attachments"] if row else None) or ()]
+            at = next((i for i, a in enumerate(files) if a.get("ref") == placeholder), None)
+            if row is None or at is None:
+                return False
+            files[at] = vars(stored)
+            await tx.set_contact_attachments(row["id"], files)
+        return True
+
+    async def files_to_fetch(
+        self, channel: str, ref_prefix: str, since: datetime
+    ) -> list[tuple[str, Attachment]]:
+        """(external id, placeholder) of every file of `channel` still waiting to be fetched."""
+        async with self.store.read() as tx:
+            rows = await tx.contacts_with_file_refs(channel, ref_prefix, since)
+        return [
+            (r["external_id"], Attachment(**a))
+            for r in rows
+            for a in r["attachments"]
+            if str(a.get("ref", "")).startswith(ref_prefix)
+        ]
 
     async def ticket_row(self, ticket_id: int) -> Row | None:
         """The ticket's own row, for subscribers that need a field or two, not the view."""

@@ -132,6 +132,10 @@ class AsteriskConnector:
         """Transfer lines by short name."""
         return dict(self.control.lines)
 
+    def set_lines(self, lines: Mapping[str, str]) -> None:
+        """Replace the transfer-line table; the next transfer dials by the new one."""
+        self.control.lines = dict(lines)
+
     def live_call_of_agent(self, agent: str) -> str | None:
         """The call an agent's interface is on."""
         return call_of_agent(self.session.state, agent)
