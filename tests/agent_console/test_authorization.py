@@ -156,3 +156,38 @@ async def test_knowledge_base_by_role(login: Any) -> None:
             default = 404 if f"/{draft}" in path else 403
             assert resp.status == allowed.get(who, default), (who, path, resp.status)
     await eco.call("PATCH", f"/api/v1/knowledge/{draft}", {"title": "改"}, status=404)
+
+
+async def test_bad_reviews_and_ledger_by_role(center: Center, login: Any) -> None:
+    from tests.agent_console.test_reviews import bad_rating
+
+    a = await bad_rating(center, login, "chengguan")
+    b = await bad_rating(center, login, "eco")
+    listing = await (await login("sup")).call("GET", "/api/v1/reviews")
+    cases = {c["ticket"]: c["id"] for c in listing["cases"]}
+    mine, theirs = cases[a], cases[b]
+    staff = {"sup": 200, "admin": 200}
+    gets = {
+        "/reviews": {**staff, "cg": 200, "cg_jinniu": 200, "eco": 200},
+        "/api/v1/reviews": {**staff, "cg": 200, "cg_jinniu": 200, "eco": 200},
+        # a case: its department (and the unit above a sub-unit) and the center's staff only
+        f"/reviews/{mine}": {**staff, "cg": 200, "cg_jinniu": 404, "eco": 404},
+        f"/api/v1/reviews/{mine}": {**staff, "cg": 200, "cg_jinniu": 404, "eco": 404},
+        "/api/v1/reviews/followed": staff,
+        "/ledger": staff,
+        "/api/v1/ledger": staff,
+    }
+    for who in ("agent", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path, allowed in gets.items():
+            resp = await api.client.get(path, allow_redirects=False)
+            assert resp.status == allowed.get(who, 403), (who, path, resp.status)
+        if who in ("cg", "cg_jinniu", "eco"):
+            page = await (await api.client.get("/reviews")).text()
+            assert (a in page, b in page) == (who == "cg", who == "eco"), who
+            assert PHONE not in page and NAME not in page, who
+    cg = await login("cg")
+    await cg.call("POST", f"/api/v1/reviews/{theirs}/appeal", {"note": "x"}, status=404)
+    await cg.call("POST", f"/api/v1/reviews/{theirs}/contact", {"note": "x"}, status=404)
+    agent = await login("agent")
+    await agent.call("POST", f"/api/v1/reviews/{mine}/contact", {"note": "x"}, status=403)
