@@ -86,6 +86,7 @@
   // One click: the answer goes into the resolution; the article is cited on the ticket.
   function take(item, li, state) {
     answer.value = item.body;
+    answer.rows = Math.max(answer.rows, 4);  // the agent reads it out: show more than one line
     answer.dataset.kbArticle = item.id + ":" + item.version;
     answer.dispatchEvent(new Event("input", { bubbles: true }));
     Array.prototype.forEach.call(list.querySelectorAll("li.used"), function (n) { n.classList.remove("used"); });
