@@ -62,6 +62,8 @@ def render(message: OutboundMessage, config: SmtpConfig) -> tuple[str, str]:
         _line("来信主题", "Your subject", subject_of_letter),
     ]
     kind = message.kind
+    if kind == "briefing":  # the leaders' briefing: rendered whole by its producer
+        return str(p.get("subject") or "12345"), str(p.get("text") or "")
     if kind == "accepted":
         title = ("您的来信已受理", "Your letter has been received")
         zh = "您的来信已受理,我们将在规定时限内交由承办单位办理并答复您。"
@@ -135,9 +137,12 @@ def build_email(message: OutboundMessage, config: SmtpConfig, now: datetime) -> 
     if refs:
         mail["References"] = " ".join(f"<{r}>" for r in refs)
     # RFC 3834: an automatic reply; auto-responders must not answer it (no mail loops).
-    mail["Auto-Submitted"] = "auto-replied"
+    mail["Auto-Submitted"] = "auto-generated" if message.kind == "briefing" else "auto-replied"
     mail["X-Hotline-Ticket"] = str(message.payload.get("ticket_number", ""))
     mail.set_content(body, charset="utf-8", cte="base64")
+    html = message.payload.get("html")
+    if html:  # the plain text stays first: readers without HTML show it
+        mail.add_alternative(str(html), subtype="html", charset="utf-8", cte="base64")
     return mail
 
 

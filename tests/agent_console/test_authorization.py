@@ -158,6 +158,23 @@ async def test_knowledge_base_by_role(login: Any) -> None:
     await eco.call("PATCH", f"/api/v1/knowledge/{draft}", {"title": "改"}, status=404)
 
 
+async def test_briefing_and_hotspots_for_supervisors_and_admins(login: Any) -> None:
+    await _two_orders(login)
+    paths = ("/reports/briefing", "/reports/hotspots", "/api/v1/reports/briefing",
+             "/api/v1/reports/hotspots?period=week")  # fmt: skip
+    for who in ("agent", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path in paths:
+            resp = await api.client.get(path, allow_redirects=False)
+            assert resp.status == (200 if who in ("sup", "admin") else 403), (who, path)
+            if resp.status == 200:  # figures and order numbers, never a citizen's data
+                body = await resp.text()
+                assert PHONE not in body and NAME not in body, (who, path)
+    sup = await login("sup")
+    await sup.call("GET", "/api/v1/reports/briefing?period=year", status=400)
+    await sup.call("GET", "/api/v1/reports/hotspots?date=23.11.2026", status=400)
+
+
 async def test_bad_reviews_and_ledger_by_role(center: Center, login: Any) -> None:
     from tests.agent_console.test_reviews import bad_rating
 
@@ -191,3 +208,44 @@ async def test_bad_reviews_and_ledger_by_role(center: Center, login: Any) -> Non
     await cg.call("POST", f"/api/v1/reviews/{theirs}/contact", {"note": "x"}, status=404)
     agent = await login("agent")
     await agent.call("POST", f"/api/v1/reviews/{mine}/contact", {"note": "x"}, status=403)
+
+
+async def test_online_desk_by_role(center: Center, login: Any) -> None:
+    from datetime import UTC, datetime
+
+    from tickets.model import Channel, CitizenIdentity, InboundContact
+
+    agent = await login("agent")
+    await agent.call("POST", "/api/v1/agent/queue", {"action": "login"})
+    accepted = await center.tickets.accept(
+        InboundContact(
+            channel=Channel.WECHAT, external_id="auth-wx-1",
+            citizen=CitizenIdentity(name=NAME, wechat_openid="oAuthCitizen"),
+            text="小区垃圾三天没人清运", received_at=datetime(2026, 11, 23, 2, 0, tzinfo=UTC),
+        )
+    )  # fmt: skip
+    await center.bus.drain()  # type: ignore[attr-defined]
+    ticket = accepted.ticket_id
+    await agent.call("POST", f"/api/v1/online/{ticket}/accept")
+    gets = {
+        "/api/v1/online": {"agent": 200, "agent2": 200, "sup": 200},
+        # the conversation: its agent and the supervisors, not another agent
+        f"/api/v1/online/{ticket}": {"agent": 200, "sup": 200},
+    }
+    for who in ("agent", "agent2", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path, allowed in gets.items():
+            resp = await api.client.get(path)
+            assert resp.status == allowed.get(who, 403), (who, path, resp.status)
+            if resp.status != 200:
+                assert NAME not in await resp.text()
+    other, cg, sup = await login("agent2"), await login("cg"), await login("sup")
+    for action in ("accept", "decline", "end"):
+        await cg.call("POST", f"/api/v1/online/{ticket}/{action}", {}, status=403)
+        await other.call("POST", f"/api/v1/online/{ticket}/{action}", {}, status=409)
+    await other.call("POST", f"/api/v1/online/{ticket}/reply", {"text": "x"}, status=409)
+    skills = {"categories": ["complaint"], "languages": ["zh", "en"], "max_chats": 2}
+    await agent.call("PUT", "/api/v1/agents/agent2/skills", skills, status=403)
+    await cg.call("PUT", "/api/v1/agents/agent2/skills", skills, status=403)
+    assert (await sup.call("PUT", "/api/v1/agents/agent2/skills", skills))["max_chats"] == 2
+    await sup.call("PUT", "/api/v1/agents/cg/skills", skills, status=400)

@@ -7,8 +7,10 @@ Create Date: 2026-11-23 04:40:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
+
+import tickets.tables
 
 revision = '0011'
 down_revision = '0010'
@@ -17,8 +19,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        'briefing_runs',
+        sa.Column('period_key', sa.String(length=32), nullable=False),
+        sa.Column('generated_at', tickets.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('messages', sa.Integer(), server_default='0', nullable=False),
+        sa.PrimaryKeyConstraint('period_key', name=op.f('pk_briefing_runs')),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table('briefing_runs')
