@@ -94,10 +94,14 @@ async def _agent(request: web.Request) -> tuple[Any, dict[str, Any]]:
     return session, await json_body(request)
 
 
-def _line(data: dict[str, Any], desk: TelephonyDesk, locale: str) -> str:
+def _line(data: dict[str, Any], desk: TelephonyDesk, locale: str, *, blind: bool = False) -> str:
     line = str(data.get("line") or "110")
     if desk.telephony is not None and line not in desk.lines():
         raise field_error("line", f"one of {', '.join(sorted(desk.lines()))}", locale)
+    stored = (desk.transfer_lines or {}).get(line)
+    if blind and stored is not None and stored.kind == "three_way":
+        # The admins marked it three-way only: the agent stays on (e.g. 120 needs the address).
+        raise field_error("line", "a three-way line: the agent stays on the call", locale)
     return line
 
 
@@ -106,7 +110,7 @@ async def transfer(request: web.Request) -> web.Response:
     """One-key transfer of the agent's caller (to 110 by default)."""
     session, data = await _agent(request)
     desk = _desk(request)
-    line = _line(data, desk, locale_of(request))
+    line = _line(data, desk, locale_of(request), blind=True)
     viewer = services(request).accounts.viewer(session.user)
     ticket = data.get("ticket") or None
     work = desk.transfer(viewer, session.user.extension, line, ticket)

@@ -1562,12 +1562,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "fig.figure.cycle": ("办理周期", "Reply cycle"),
     "fig.figure.excluded": ("申诉剔除的评价", "Ratings taken out on appeal"),
     "fig.cls.title": ("部门分类与权重", "Department classes and weights"),
-    "fig.cls.lead": (
+    "fig.cls.title_help": (
         "分类分档评价:每类部门按自己的权重计算服务指数(如江门:窗口服务部门 80% 为群众直接评价)。"
-        "权重之和须为 1。未分类的部门按默认权重(湖州)。",
+        "权重之和须为 100%。未分类的部门按默认权重(湖州)。",
         "Evaluation in tiers: each class is scored by its own weights (Jiangmen: public-facing "
-        "departments 80 % the citizens' direct evaluation). Weights add up to 1. Departments "
-        "without a class use the default (Huzhou) weights.",
+        "departments 80 % the citizens' direct evaluation). Weights add up to 100 %. "
+        "Departments without a class use the default (Huzhou) weights.",
     ),
     "fig.cls.code": ("代码", "Code"),
     "fig.cls.name_zh": ("名称", "Name"),

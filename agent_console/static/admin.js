@@ -214,6 +214,7 @@
           heading.textContent = heading.dataset.edit + " #" + list[i].id;
           clearErrors(ruleForm);
           fill(ruleForm, list[i]);
+          ruleForm.scrollIntoView({ block: "nearest" });
           ruleForm.elements.category.focus();
         });
       } else if (del) {

@@ -360,6 +360,15 @@ async def test_transfer_lines_are_stored_and_drive_the_desk(center: Center, logi
                  "target": "PJSIP/1@x", "kind": "blind"}, "code")  # fmt: skip
     await _field(admin, "PUT", "/api/v1/admin/lines/123", {"name_zh": "x",
                  "target": "PJSIP/1@x", "kind": "warm"}, "kind")  # fmt: skip
+    # A three-way line is never blind-transferred: the agent stays on the call.
+    await admin.call(
+        "PUT",
+        "/api/v1/admin/lines/120",
+        {"name_zh": "急救 120", "target": "PJSIP/120@medical120", "kind": "three_way"},
+    )
+    agent = await login("agent")
+    refused = await agent.call("POST", "/api/v1/calls/transfer", {"line": "120"}, status=400)
+    assert refused["error"]["field"] == "line" and "three-way" in refused["error"]["message_en"]
     await admin.call("DELETE", "/api/v1/admin/lines/122")
     assert "122" not in desk.lines()
     await _field(admin, "DELETE", "/api/v1/admin/lines/122", None, "code")

@@ -109,7 +109,7 @@ async def test_admin_adds_a_user_edits_a_rule_and_moves_a_deadline(
     box = page.locator("#rule-test")
     await box.locator("select[name=category]").select_option("complaint.noise")
     await box.locator("select[name=district]").select_option("chenghua")
-    await box.locator("textarea[name=text]").fill("小区旁边工地夜间施工,吵得睡不着")
+    await box.locator("input[name=text]").fill("小区旁边工地夜间施工,吵得睡不着")
     await box.locator("button.primary").click()
     result = page.locator("#rule-test-result.hit")
     await result.wait_for()
@@ -117,6 +117,7 @@ async def test_admin_adds_a_user_edits_a_rule_and_moves_a_deadline(
     rule_id = (await edited.locator("td").first.inner_text()).strip()
     assert f"#{rule_id}" in text and "住房和城乡建设局" in text
     assert await page.locator("#rules tr.matched").count() == 1
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(SHOTS / "admin-rules.png"))
 
     # 3. a local day off: the dispatched ticket's deadline moves a working day on

@@ -249,3 +249,31 @@ async def test_online_desk_by_role(center: Center, login: Any) -> None:
     await cg.call("PUT", "/api/v1/agents/agent2/skills", skills, status=403)
     assert (await sup.call("PUT", "/api/v1/agents/agent2/skills", skills))["max_chats"] == 2
     await sup.call("PUT", "/api/v1/agents/cg/skills", skills, status=400)
+
+
+async def test_admin_routes_by_role(login: Any) -> None:
+    """The set-up pages: admins everything, supervisors read (users stay admin-only), every
+    other role 403; nobody but an admin sees the staff list."""
+    readers = {"admin": 200, "sup": 200}
+    gets = {
+        "/admin/users": {"admin": 200},
+        "/api/v1/admin/users": {"admin": 200},
+        "/admin/departments": readers,
+        "/api/v1/admin/departments": readers,
+        "/admin/categories": readers,
+        "/api/v1/admin/categories": readers,
+        "/admin/rules": readers,
+        "/admin/lines": readers,
+        "/api/v1/admin/lines": readers,
+        "/admin/calendar": readers,
+        "/api/v1/admin/calendar/2026-11": readers,
+        "/admin/sla": readers,
+        "/api/v1/admin/sla": readers,
+    }
+    for who in ("agent", "agent2", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path, allowed in gets.items():
+            resp = await api.client.get(path, allow_redirects=False)
+            assert resp.status == allowed.get(who, 403), (who, path, resp.status)
+            if resp.status != 200:
+                assert "password" not in await resp.text()
