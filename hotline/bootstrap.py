@@ -27,9 +27,11 @@ from connectors.asterisk.session import AmiConfig
 from connectors.base import Connector
 from connectors.mailbox.imap import ImapConfig, ImapIntake
 from connectors.mailbox.smtp import SmtpConfig, SmtpSender
-from connectors.media import MediaDownloads
+from connectors.media import CHAT_RULES, MediaDownloads
 from connectors.telegram.bot import TelegramBot
+from connectors.telegram.files import file_fetch
 from connectors.telegram.sender import TelegramSender
+from connectors.telegram.updates import FILE_REF_PREFIX
 from connectors.wechat.callback import WechatCallback, media_fetch
 from connectors.wechat.client import WechatApi
 from connectors.wechat.connector import WechatConnector
@@ -205,7 +207,8 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
         media = (
             MediaDownloads(
                 "wechat", MEDIA_REF_PREFIX, media_fetch(api),
-                FileStore(settings.data_dir / "attachments"), center.tickets.attach_file,
+                FileStore(settings.data_dir / "attachments", CHAT_RULES),
+                center.tickets.attach_file,
             )
             if wx.app_id and wx.app_secret.get_secret_value()
             else None
@@ -235,13 +238,20 @@ def _chats(settings: Settings, center: Center) -> DepartmentNotices:
         bot = Bot(
             tg.bot_token.get_secret_value(),
             base_url=tg.api_base_url,
+            # files come from the same host: https://api.telegram.org/file/bot<token>/…
+            base_file_url=tg.api_base_url.removesuffix("/bot") + "/file/bot",
             request=HTTPXRequest(connection_pool_size=8),
             get_updates_request=HTTPXRequest(read_timeout=40),
         )
+        files = MediaDownloads(
+            "telegram", FILE_REF_PREFIX, file_fetch(bot),
+            FileStore(settings.data_dir / "attachments", CHAT_RULES), center.tickets.attach_file,
+        )  # fmt: skip
         telegram = TelegramBot(
             bot, replies, actions,
             webhook_secret=tg.webhook_secret.get_secret_value(),
             webhook_url=tg.webhook_url, polling=tg.polling,
+            media=files, pending=center.tickets.files_to_fetch,
         )  # fmt: skip
         center.app.add_routes(telegram.routes())
         center.connectors.append(telegram)

@@ -18,8 +18,10 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Text,
     and_,
     bindparam,
+    cast,
     event,
     func,
     or_,
@@ -204,6 +206,33 @@ class Tx:
         )
         row = (await self.conn.execute(q)).mappings().first()
         return dict(row) if row else None
+
+    async def set_contact_attachments(
+        self, contact_id: int, attachments: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """The contact's files, as they are now (a fetched file replaced its placeholder)."""
+        await self.conn.execute(
+            contacts.update()
+            .where(contacts.c.id == contact_id)
+            .values(attachments=[dict(a) for a in attachments])
+        )
+
+    async def contacts_with_file_refs(
+        self, channel: str, ref_prefix: str, since: datetime
+    ) -> list[Row]:
+        """Contacts of `channel` since `since` with a file whose ref starts with `ref_prefix`."""
+        q = (
+            select(contacts.c.id, contacts.c.external_id, contacts.c.attachments)
+            .where(contacts.c.channel == channel, contacts.c.received_at >= since)
+            .where(cast(contacts.c.attachments, Text).contains(ref_prefix, autoescape=True))
+            .order_by(contacts.c.id)
+        )
+        rows = _rows((await self.conn.execute(q)).mappings())
+        return [
+            r
+            for r in rows
+            if any(str(a.get("ref", "")).startswith(ref_prefix) for a in r["attachments"])
+        ]
 
     async def link_contact(self, contact_id: int, ticket_id: int, citizen_id: int | None) -> None:
         await self.conn.execute(

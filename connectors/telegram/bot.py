@@ -3,7 +3,8 @@
 Citizens' private messages become contacts through the sink; in department groups
 `/bind CODE` binds the group and the 签收/退回 buttons act through the action sink, as
 the pressing user. Chat replies (answers to buttons, welcome texts) go out after the
-commit, in the background; notices go through the durable outbox (see sender.py).
+commit, in the background; notices go through the durable outbox (see sender.py). A
+citizen's photos, voice and documents are fetched once the 200 is written (files.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from connectors.base import ActionSink, ChannelAction, ConnectorHealth, ContactSink
+from connectors.media import RESUME_WINDOW, MediaDownloads, Pending
 from connectors.telegram.updates import (
+    FILE_REF_PREFIX,
     GROUPS,
     PRIVATE,
     BadUpdate,
@@ -65,10 +68,14 @@ class TelegramBot:
         polling: bool = False,
         poll_timeout: int = 25,
         remember: int = 10_000,
+        media: MediaDownloads | None = None,
+        pending: Pending | None = None,
     ) -> None:
         self.bot = bot
         self.sink = sink
         self.actions = actions
+        self.media = media  # photos, voice, documents: fetched after the 200
+        self.pending = pending
         self._secret = webhook_secret
         self.webhook_url = webhook_url
         self.polling = polling
@@ -102,6 +109,8 @@ class TelegramBot:
             self._connected, self._detail = False, f"{type(e).__name__}: {e}"
             log.warning("telegram bot could not start: %s", e)
         self._since = datetime.now(UTC)
+        if self.media is not None and self.pending is not None:
+            await self.media.resume(self.pending, self._since - RESUME_WINDOW)
         if self.polling:
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
 
@@ -112,6 +121,8 @@ class TelegramBot:
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
         await self.drain()
+        if self.media is not None:
+            await self.media.close()
         try:
             await self.bot.shutdown()
         except TelegramError:
@@ -143,27 +154,37 @@ class TelegramBot:
         raw = await request.read()  # over client_max_size: 413 from aiohttp
         try:
             data = json.loads(raw)
-            await self.process(data)
+            with_files = await self.process(data, fetch_files=False)
         except (ValueError, BadUpdate) as e:
             log.warning("telegram webhook: not an update: %s", e)
             return web.Response(status=400, text="bad request")
-        return web.Response(text="")
+        response = web.Response(text="")
+        if with_files is not None and self.media is not None:
+            # The 200 goes out first; only then does the slow download start.
+            await response.prepare(request)
+            await response.write_eof()
+            self.media.schedule(with_files.external_id, with_files.attachments)
+        return response
 
-    async def process(self, data: Any) -> None:
-        """Handle one update once; raises if its effect could not be committed (retry it)."""
+    async def process(self, data: Any, *, fetch_files: bool = True) -> InboundContact | None:
+        """Handle one update once; raises if its effect could not be committed (retry it).
+
+        Returns the new contact whose files are still to be fetched (queued here unless
+        `fetch_files` is false: the webhook queues them once its answer is written).
+        """
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             raise BadUpdate("an update is a JSON object with an integer update_id")
         update_id: int = data["update_id"]
         if update_id in self._done:
-            return
+            return None
         running = self._inflight.get(update_id)
         if running is not None:  # the same update delivered twice at once: wait for the first
             await asyncio.shield(running)
-            return
+            return None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inflight[update_id] = future
         try:
-            await self._handle(data)
+            with_files = await self._handle(data)
         except BaseException as e:
             future.set_exception(e)
             future.exception()  # retrieved: the waiter (if any) re-raises it
@@ -176,26 +197,33 @@ class TelegramBot:
             self.processed += 1
         finally:
             del self._inflight[update_id]
+        if with_files is not None and fetch_files and self.media is not None:
+            self.media.schedule(with_files.external_id, with_files.attachments)
+        return with_files
 
-    async def _handle(self, data: dict[str, Any]) -> None:
+    async def _handle(self, data: dict[str, Any]) -> InboundContact | None:
+        """Commit what the update means; the new contact if it has files to fetch."""
         try:
             _, update = parse(data)
         except BadUpdate as e:
             raw = _raw_private_contact(data)
             if raw is None:
                 log.warning("telegram update %s ignored: %s", data.get("update_id"), e)
-                return
+                return None
             await self.sink(raw)  # kept whole for a person to read, never lost
-            return
+            return None
         r = route(update)
         if isinstance(r, Contact):
-            await self.sink(r.contact)
-        elif isinstance(r, Command):
+            result = await self.sink(r.contact)
+            has_files = any(a.ref.startswith(FILE_REF_PREFIX) for a in r.contact.attachments)
+            return r.contact if has_files and not result.duplicate else None
+        if isinstance(r, Command):
             await self._command(r)
         elif isinstance(r, Press):
             await self._press(r)
         elif isinstance(r, Ignore):
             log.debug("telegram update %s ignored: %s", data["update_id"], r.why)
+        return None
 
     async def _command(self, c: Command) -> None:
         if c.chat_type == PRIVATE and c.name in ("start", "help"):

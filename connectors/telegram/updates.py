@@ -19,6 +19,9 @@ from connectors.texts import RETURN_REASONS
 from tickets.model import Attachment, Channel, CitizenIdentity, InboundContact, Location
 
 FILE_REF_PREFIX = "telegram-file:"
+# A file name for media sent without one (voice notes are OGG/Opus), so its type shows.
+_SUFFIX = {"audio/ogg": ".ogg", "audio/mpeg": ".mp3", "video/mp4": ".mp4", "image/jpeg": ".jpg"}
+_DEFAULT_SUFFIX = {"voice": ".ogg", "audio": ".mp3", "video": ".mp4", "document": ""}
 # The part of an update we act on, in order of preference (a real update has one).
 _PARTS = ("message", "callback_query", "edited_message", "channel_post", "my_chat_member")
 PRIVATE = "private"
@@ -133,8 +136,10 @@ def to_contact(m: Message) -> InboundContact | None:
     for kind, media in (("voice", m.voice), ("audio", m.audio), ("video", m.video),
                         ("document", m.document)):  # fmt: skip
         if media is not None:
-            name = getattr(media, "file_name", None) or f"{kind}-{media.file_unique_id}"
             ctype = getattr(media, "mime_type", None) or "application/octet-stream"
+            name = getattr(media, "file_name", None) or (
+                f"{kind}-{media.file_unique_id}{_SUFFIX.get(ctype, _DEFAULT_SUFFIX[kind])}"
+            )
             attachments.append(_file(name, ctype, media.file_id, media.file_size))
     location = None
     if m.location is not None:

@@ -2,26 +2,31 @@
 
 WeChat waits five seconds for the answer and retries three times. A message is handed
 to the contact sink and committed before we answer (a retry is a duplicate by MsgId,
-or FromUserName+CreateTime for events, and makes nothing new); media downloads run
-after the answer.
+or FromUserName+CreateTime for events, and makes nothing new); media downloads start
+once the answer is written (`connectors/media.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
 from connectors.base import ContactSink, ProgressLookup
+from connectors.media import Fetch, MediaDownloads, MediaRefused, MediaUnavailable
 from connectors.texts import progress_text
-from connectors.wechat.client import TRANSIENT_ERRORS, WechatApi
+from connectors.wechat.client import TOKEN_ERRORS, TRANSIENT_ERRORS, WechatApi
 from connectors.wechat.crypto import CallbackCrypto, new_nonce
-from connectors.wechat.errors import ApiError, BadPayload, SignatureInvalid, WechatError
+from connectors.wechat.errors import (
+    ApiError,
+    BadPayload,
+    MediaTooLarge,
+    SignatureInvalid,
+    WechatError,
+)
 from connectors.wechat.messages import (
     MEDIA_REF_PREFIX,
     WechatMessage,
@@ -63,66 +68,23 @@ EVENT_REPLIES: Mapping[str, str] = {
 DeliveryReport = Callable[[str, str, str], Awaitable[None]]  # (openid, msg_id, status)
 
 
-class MediaFetcher:
-    """Downloads a contact's pictures and voice after the reply, into `directory`."""
+def media_fetch(api: WechatApi) -> Fetch:
+    """`MediaDownloads`' fetch for WeChat: /cgi-bin/media/get, its errors sorted into
+    try-again-later (busy, unreachable) and never (expired or unknown MediaId, too big)."""
 
-    def __init__(
-        self, api: WechatApi, directory: Path, attempts: int = 3, backoff: float = 0.5
-    ) -> None:
-        self.api = api
-        self.backoff = backoff
-        self.directory = directory
-        self.attempts = attempts
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.done: dict[str, Path] = {}
+    async def fetch(media_id: str, max_bytes: int) -> tuple[bytes, str]:
+        try:
+            return await api.get_media(media_id, max_bytes)
+        except MediaTooLarge as e:
+            raise MediaRefused(str(e), "size") from e
+        except ApiError as e:
+            if e.errcode in TRANSIENT_ERRORS or e.errcode in TOKEN_ERRORS:
+                raise MediaUnavailable(str(e)) from e
+            raise MediaRefused(str(e)) from e  # e.g. 40007: expired or unknown media
+        except WechatError as e:
+            raise MediaUnavailable(str(e)) from e
 
-    def schedule(self, media_id: str, filename: str) -> None:
-        """Fetch one media file in the background (idempotent per media id)."""
-        task = asyncio.create_task(self._fetch(media_id, filename), name=f"wechat-media-{media_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _fetch(self, media_id: str, filename: str) -> None:
-        target = self.directory / Path(filename).name
-        if target.exists():
-            self.done[media_id] = target
-            return
-        for attempt in range(1, self.attempts + 1):
-            try:
-                body, _ctype = await self.api.get_media(media_id)
-            except ApiError as e:
-                if e.errcode not in TRANSIENT_ERRORS:  # e.g. 40007: expired or unknown media
-                    log.error("wechat media %s refused: %s", media_id, e)
-                    return
-                log.warning("wechat media %s attempt %d: %s", media_id, attempt, e)
-                await asyncio.sleep(min(30.0, self.backoff * 2**attempt))
-                continue
-            except WechatError as e:
-                log.warning("wechat media %s attempt %d: %s", media_id, attempt, e)
-                await asyncio.sleep(min(30.0, self.backoff * 2**attempt))
-                continue
-            await asyncio.to_thread(_write_atomically, target, body)
-            self.done[media_id] = target
-            return
-        log.error("wechat media %s not fetched after %d attempts", media_id, self.attempts)
-
-    async def drain(self) -> None:
-        """Wait for downloads in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    async def close(self) -> None:
-        """Stop downloads in flight."""
-        for t in list(self._tasks):
-            t.cancel()
-        await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def _write_atomically(target: Path, body: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".part")
-    tmp.write_bytes(body)
-    tmp.replace(target)
+    return fetch
 
 
 @dataclass
@@ -131,7 +93,7 @@ class WechatCallback:
 
     crypto: CallbackCrypto
     sink: ContactSink
-    media: MediaFetcher | None = None
+    media: MediaDownloads | None = None  # pictures, voice, video: fetched after the reply
     on_delivery: DeliveryReport | None = None
     menu_replies: Mapping[str, str] = field(default_factory=lambda: dict(MENU_REPLIES))
     progress: ProgressLookup | None = None  # answers the 查询进度 (PROGRESS) menu
@@ -194,39 +156,53 @@ class WechatCallback:
         except BadPayload as e:
             log.warning("wechat callback bad payload from %s: %s", request.remote, e)
             return web.Response(status=400, text="bad request")
-        reply = await self.handle(msg)
+        reply, fetch_later = await self._handle(msg)
         if not reply:
-            return web.Response(text=SUCCESS, content_type="text/plain")
-        xml = text_reply(msg, reply)
-        if encrypted:
-            xml = self.crypto.encrypt(xml, new_nonce(), str(int(time.time())))
-        return web.Response(text=xml, content_type="application/xml")
+            response = web.Response(text=SUCCESS, content_type="text/plain")
+        else:
+            xml = text_reply(msg, reply)
+            if encrypted:
+                xml = self.crypto.encrypt(xml, new_nonce(), str(int(time.time())))
+            response = web.Response(text=xml, content_type="application/xml")
+        if fetch_later is not None and self.media is not None:
+            # The answer goes out first; only then does the slow download start.
+            await response.prepare(request)
+            await response.write_eof()
+            self.media.schedule(fetch_later.external_id, fetch_later.attachments)
+        return response
 
     async def handle(self, msg: WechatMessage) -> str:
         """What one verified message does; returns the passive reply text ("" for none).
 
-        Raising here (the store is down) answers 500, and WeChat tries again.
+        Raising here (the store is down) answers 500, and WeChat tries again. Outside a
+        request (no reply to wait for), media downloads are queued at once.
         """
+        reply, fetch_later = await self._handle(msg)
+        if fetch_later is not None and self.media is not None:
+            self.media.schedule(fetch_later.external_id, fetch_later.attachments)
+        return reply
+
+    async def _handle(self, msg: WechatMessage) -> tuple[str, InboundContact | None]:
+        """The passive reply, and the new contact whose media are to be fetched, if any."""
         event = msg.event
         if event:
             if event == "click":
                 key = msg.fields.get("EventKey", "")
                 if key == "PROGRESS" and self.progress is not None:
                     lines = await self.progress(CitizenIdentity(wechat_openid=msg.from_user))
-                    return progress_text(lines)
-                return self.menu_replies.get(key, MENU_DEFAULT)
+                    return progress_text(lines), None
+                return self.menu_replies.get(key, MENU_DEFAULT), None
             if event in EVENT_REPLIES:
                 if event == "templatesendjobfinish" and self.on_delivery is not None:
                     await self.on_delivery(msg.from_user, msg.msg_id, msg.fields.get("Status", ""))
-                return EVENT_REPLIES[event]
+                return EVENT_REPLIES[event], None
         contact = to_contact(msg)
         result = await self.commit(contact)
         self.accepted += 1
-        if self.media is not None and not result.duplicate:
-            for a in contact.attachments:
-                if a.ref.startswith(MEDIA_REF_PREFIX):
-                    self.media.schedule(a.ref.removeprefix(MEDIA_REF_PREFIX), a.name)
-        return ""
+        # A redelivery fetches nothing: the first delivery's download runs, or, if it died
+        # with the process, the connector's start queues it again.
+        has_media = any(a.ref.startswith(MEDIA_REF_PREFIX) for a in contact.attachments)
+        return "", contact if has_media and not result.duplicate else None
 
     async def commit(self, contact: InboundContact) -> AcceptResult:
         """Hand the contact to the sink: back only once it is durable."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from connectors.wechat.errors import ApiError, ApiUnavailable
+from connectors.wechat.errors import ApiError, ApiUnavailable, MediaTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -170,26 +170,58 @@ class WechatApi:
             body["client_msg_id"] = client_msg_id[:64]
         return await self.call("POST", "/cgi-bin/message/template/send", json=body)
 
-    async def get_media(self, media_id: str) -> tuple[bytes, str]:
-        """A temporary media file (a citizen's picture or voice): content and type."""
+    async def get_media(
+        self, media_id: str, max_bytes: int = 10 * 1024 * 1024
+    ) -> tuple[bytes, str]:
+        """A temporary media file (a citizen's picture, voice or video): content and type.
+
+        /cgi-bin/media/get answers with the file itself, or with JSON: an `errcode` (a
+        refused token is fetched anew once), or for a video a `video_url` to fetch it from.
+        MediaTooLarge past `max_bytes`, before more than that is read.
+        """
+        token = await self.access_token()
         for attempt in (1, 2):
-            token = await self.access_token(refresh=attempt == 2)
-            url = self.base_url + "/cgi-bin/media/get"
+            body, ctype = await self._download(
+                self.base_url + "/cgi-bin/media/get",
+                {"access_token": token, "media_id": media_id},
+                max_bytes,
+            )
+            if not ctype.startswith(("application/json", "text/plain")):
+                return body, ctype
             try:
-                async with self._http().get(
-                    url, params={"access_token": token, "media_id": media_id}
-                ) as resp:
-                    if resp.status >= 400:
-                        raise ApiUnavailable(f"media/get: HTTP {resp.status}")
-                    ctype = resp.headers.get("Content-Type", "application/octet-stream")
-                    body = await resp.read()
-            except (aiohttp.ClientError, TimeoutError) as e:
-                raise ApiUnavailable(f"media/get: {type(e).__name__}: {e}") from e
-            if ctype.startswith(("application/json", "text/plain")):
                 data = jsonlib.loads(body or b"{}")
-                err = ApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
-                if err.errcode in TOKEN_ERRORS and attempt == 1:
-                    continue
-                raise err
-            return body, ctype.split(";")[0]
+            except ValueError as e:
+                raise ApiUnavailable(f"media/get: unreadable answer: {e}") from e
+            if isinstance(data, dict) and isinstance(data.get("video_url"), str):
+                return await self._download(data["video_url"], None, max_bytes)
+            if not isinstance(data, dict):
+                raise ApiUnavailable("media/get: answer is not a JSON object")
+            err = ApiError(int(data.get("errcode", -1)), str(data.get("errmsg", "")))
+            if err.errcode in TOKEN_ERRORS and attempt == 1:
+                log.info("wechat token refused (%s) on media/get; fetching a new one", err.errcode)
+                token = await self.access_token(refresh=True, stale=token)
+                continue
+            raise err
         raise AssertionError("unreachable")
+
+    async def _download(
+        self, url: str, params: dict[str, str] | None, max_bytes: int
+    ) -> tuple[bytes, str]:
+        """GET a file, reading at most `max_bytes` of it."""
+        try:
+            async with self._http().get(url, params=params) as resp:
+                if resp.status >= 400:
+                    raise ApiUnavailable(f"media download: HTTP {resp.status}")
+                if (resp.content_length or 0) > max_bytes:
+                    raise MediaTooLarge(f"media is {resp.content_length} bytes, over {max_bytes}")
+                ctype = resp.headers.get("Content-Type", "application/octet-stream")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaTooLarge(f"media is over {max_bytes} bytes")
+                    chunks.append(chunk)
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise ApiUnavailable(f"media download: {type(e).__name__}: {e}") from e
+        return b"".join(chunks), ctype.split(";")[0].strip()

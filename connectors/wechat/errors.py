@@ -26,3 +26,7 @@ class ApiError(WechatError):
 
 class ApiUnavailable(WechatError):
     """The WeChat API could not be reached or answered with an HTTP error."""
+
+
+class MediaTooLarge(WechatError):
+    """A media file larger than we keep (checked before and while reading it)."""

@@ -2,9 +2,10 @@
 
 It answers as api.telegram.org does (`{"ok": true, "result": …}`, or `ok: false` with
 `error_code`/`description`, 401 for a wrong token, 429 with `retry_after`) for getMe,
-sendMessage, answerCallbackQuery, editMessageReplyMarkup, setWebhook, deleteWebhook and
-getUpdates. Requests arrive form-encoded; JSON-valued fields are decoded for the record.
-Back door: `requests`, `calls(method)`, `fail_next()`, `blocked`, `push_updates()`.
+sendMessage, answerCallbackQuery, editMessageReplyMarkup, setWebhook, deleteWebhook,
+getUpdates and getFile, and serves the files at /file/bot<token>/<file_path>. Requests
+arrive form-encoded; JSON-valued fields are decoded for the record. Back door: `requests`,
+`calls(method)`, `fail_next()`, `blocked`, `push_updates()`, `files`, `fail_downloads()`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class TelegramApiFake:
     requests: list[Call] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)  # chats that answer 403
     updates: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id → content
+    _download_failures: list[int] = field(default_factory=list)
     _failures: list[tuple[int, str, dict[str, Any] | None]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -47,11 +50,16 @@ class TelegramApiFake:
         """The aiohttp application serving the fake API."""
         app = web.Application()
         app.router.add_route("*", r"/bot{token:[^/]+}/{method}", self._handle)
+        app.router.add_get(r"/file/bot{token:[^/]+}/{path:.+}", self._download)
         return app
 
     def base_url(self, root: str) -> str:
         """What to give python-telegram-bot as `base_url` (it appends the token)."""
         return root.rstrip("/") + "/bot"
+
+    def base_file_url(self, root: str) -> str:
+        """What to give python-telegram-bot as `base_file_url`."""
+        return root.rstrip("/") + "/file/bot"
 
     # -- back door ---------------------------------------------------------------------------
 
@@ -66,6 +74,10 @@ class TelegramApiFake:
         params = {"retry_after": retry_after} if retry_after is not None else None
         desc = {429: "Too Many Requests: retry later", 502: "Bad Gateway"}.get(status, "error")
         self._failures.extend([(status, desc, params)] * count)
+
+    def fail_downloads(self, count: int = 1, status: int = 502) -> None:
+        """The next `count` file downloads answer `status`."""
+        self._download_failures.extend([status] * count)
 
     def push_updates(self, *updates: dict[str, Any]) -> None:
         """Updates the next getUpdates returns."""
@@ -134,6 +146,32 @@ class TelegramApiFake:
 
     def _m_deletewebhook(self, p: dict[str, Any]) -> Any:
         return True
+
+    def _m_getfile(self, p: dict[str, Any]) -> Any:
+        file_id = str(p.get("file_id", ""))
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        size = len(self.files[file_id])
+        if size > 20 * 1024 * 1024:  # what the Bot API hands out
+            return _error(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": "u" + file_id,
+            "file_size": size,
+            "file_path": f"files/{file_id}.bin",
+        }
+
+    async def _download(self, request: web.Request) -> web.Response:
+        token, path = request.match_info["token"], request.match_info["path"]
+        self.requests.append(Call(token, "download", {"path": path}, ""))
+        if token != self.token:
+            return web.Response(status=401, text="Unauthorized")
+        if self._download_failures:
+            return web.Response(status=self._download_failures.pop(0), text="Bad Gateway")
+        file_id = path.removeprefix("files/").removesuffix(".bin")
+        if file_id not in self.files:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
 
     def _m_getupdates(self, p: dict[str, Any]) -> Any:
         offset = int(p.get("offset", 0) or 0)

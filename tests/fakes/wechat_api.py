@@ -3,12 +3,14 @@
 It answers as api.weixin.qq.com does (JSON with `errcode`/`errmsg`; a token for
 `client_credential`; 40001/42001 for a wrong or expired token; 45015 outside the
 48-hour window) for the calls the hotline makes: token, custom and template messages,
-temporary media. Back door: `requests`, `sent()`, `expire_token()`, `fail_next()`,
-`out_of_window`, `media`.
+temporary media (a video answers with a `video_url` to fetch it from, as WeChat's does).
+Back door: `requests`, `sent()`, `expire_token()`, `fail_next()`, `out_of_window`,
+`media`, `media_gate` (media answers wait for it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ class WechatApiFake:
     out_of_window: set[str] = field(default_factory=set)  # OpenIDs that answer 45015
     unfollowed: set[str] = field(default_factory=set)  # OpenIDs that answer 43004
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    media_gate: asyncio.Event | None = None
     _failures: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
     _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     token: str = ""
@@ -49,6 +52,7 @@ class WechatApiFake:
         app.router.add_post("/cgi-bin/message/custom/send", self._custom)
         app.router.add_post("/cgi-bin/message/template/send", self._template)
         app.router.add_get("/cgi-bin/media/get", self._media)
+        app.router.add_get("/video/{media_id}", self._video)
         return app
 
     # -- back door ------------------------------------------------------------------------
@@ -145,11 +149,24 @@ class WechatApiFake:
         refused = self._check(rec)
         if refused is not None:
             return refused
-        found = self.media.get(request.query.get("media_id", ""))
+        if self.media_gate is not None:
+            await self.media_gate.wait()
+        media_id = request.query.get("media_id", "")
+        found = self.media.get(media_id)
         if found is None:
             return _err(40007, "invalid media_id")
         content, ctype = found
+        if ctype.startswith("video/"):
+            url = request.url.with_path(f"/video/{media_id}").with_query(None)
+            return web.json_response({"video_url": str(url)})
         return web.Response(body=content, content_type=ctype)
+
+    async def _video(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        found = self.media.get(request.match_info["media_id"])
+        if found is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(body=found[0], content_type=found[1])
 
 
 def _err(code: int, msg: str) -> web.Response:

@@ -115,6 +115,7 @@ def make_bot(fake: TelegramApiFake, root: str, token: str = TOKEN) -> Bot:
     return Bot(
         token,
         base_url=fake.base_url(root),
+        base_file_url=fake.base_file_url(root),
         request=HTTPXRequest(connection_pool_size=8),
         get_updates_request=HTTPXRequest(),
     )

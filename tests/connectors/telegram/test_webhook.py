@@ -34,13 +34,13 @@ PRIVATE_SAMPLES: dict[str, dict[str, Any]] = {
         "received_at": datetime.fromtimestamp(1441645532, UTC),
         "attachments": [
             {
-                "name": "voice-AwADBAADbXXXXXXXXXXXGBdhD2l6_XX",
+                "name": "voice-AwADBAADbXXXXXXXXXXXGBdhD2l6_XX.ogg",
                 "content_type": "audio/ogg",
                 "size": 23000,
                 "ref": "telegram-file:AwADBAADbXXXXXXXXXXXGBdhD2l6_XX",
             },
             {
-                "name": "audio-AwADBAADbXXXXXXXXXXXGBdhD2l6_XX",
+                "name": "audio-AwADBAADbXXXXXXXXXXXGBdhD2l6_XX.mp3",
                 "content_type": "audio/mpeg",
                 "size": 3897500,
                 "ref": "telegram-file:AwADBAADbXXXXXXXXXXXGBdhD2l6_XX",

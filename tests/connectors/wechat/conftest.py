@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,13 @@ import pytest_asyncio
 from aiohttp import ClientResponse, ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from connectors.wechat.callback import PATH, MediaFetcher, WechatCallback
+from connectors.media import CHAT_RULES, MediaDownloads
+from connectors.wechat.callback import PATH, WechatCallback, media_fetch
 from connectors.wechat.client import WechatApi
 from connectors.wechat.crypto import CallbackCrypto, signature
+from connectors.wechat.messages import MEDIA_REF_PREFIX
 from tests.fakes.wechat_api import WechatApiFake
+from tickets.attachments import FileStore
 from tickets.service import TicketService
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "wechat"
@@ -24,6 +27,7 @@ TOKEN = "test"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 APP_ID = "wx5823bf96d3bd56c7"
 MAX_BODY = 64 * 1024
+MAX_MEDIA = 256 * 1024  # the largest picture or voice the tests' center keeps
 
 
 def fixture_bytes(name: str) -> bytes:
@@ -73,6 +77,7 @@ class Wechat:
     callback: WechatCallback
     service: TicketService
     fake: WechatApiFake | None = None
+    api: WechatApi | None = None
 
     async def post(self, body: bytes | str, query: dict[str, str]) -> ClientResponse:
         resp = await self.http.post(
@@ -115,14 +120,21 @@ async def wechat(
     """A callback app (AES key configured) whose sink is the real ticket service."""
     fake, base = wechat_fake
     api = WechatApi(APP_ID, fake.app_secret, base_url=base)
-    media = MediaFetcher(api, tmp_path / "media")
+    media = MediaDownloads(
+        "wechat",
+        MEDIA_REF_PREFIX,
+        media_fetch(api),
+        FileStore(tmp_path / "attachments", replace(CHAT_RULES, max_bytes=MAX_MEDIA)),
+        service.attach_file,
+        backoff=0.01,
+    )
     callback = WechatCallback(CallbackCrypto(TOKEN, AES_KEY, APP_ID), service.accept, media)
     app = web.Application(client_max_size=MAX_BODY)
     app.add_routes(callback.routes())
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     async with ClientSession() as http:
-        yield Wechat(str(server.make_url("")).rstrip("/"), http, callback, service, fake)
+        yield Wechat(str(server.make_url("")).rstrip("/"), http, callback, service, fake, api)
     await media.drain()
     await media.close()
     await api.close()

@@ -321,20 +321,6 @@ async def test_the_reply_waits_for_the_commit(wechat: Wechat) -> None:
     assert resp.status == 200 and committed == ["1234567890123456"]
 
 
-async def test_picture_is_downloaded_after_the_reply(wechat: Wechat) -> None:
-    assert wechat.fake is not None
-    wechat.fake.media["media_id"] = (b"\xff\xd8jpeg-bytes", "image/jpeg")
-    resp = await wechat.post(fixture_bytes("wechatpy_image.xml"), signed())
-    assert resp.status == 200
-    media = wechat.callback.media
-    assert media is not None
-    await media.drain()
-    assert media.done["media_id"].read_bytes() == b"\xff\xd8jpeg-bytes"
-    gets = [r for r in wechat.fake.requests if r.path == "/cgi-bin/media/get"]
-    assert gets[0].query["media_id"] == "media_id"
-    assert gets[0].query["access_token"] == wechat.fake.token
-
-
 async def test_url_verification_echoes_echostr_only_when_signed(wechat: Wechat) -> None:
     url = wechat.url + "/wechat/callback"
     async with wechat.http.get(url, params={**signed(), "echostr": "abcdefghijklmn"}) as resp:
