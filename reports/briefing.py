@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports.figures import DepartmentFigures, Ranking, rank, rate, service_index
+from reports.figures import DepartmentFigures, rate, service_index
 from reports.hotspots import (
     CITY,
     DAY_RULE,
@@ -35,6 +35,7 @@ from reports.hotspots import (
     count_window,
     hotspots,
 )
+from reports.scoring import Scored, rank_classes
 from reports.service import FigureService
 from tickets import hotspot_queries as q
 from tickets import words
@@ -136,13 +137,14 @@ class HotItem:
 
 @dataclass(frozen=True)
 class RankedDepartment:
-    """A department's place in the quarter's ranking."""
+    """A department's place in the quarter's ranking (its class's index plus adjustments)."""
 
     code: str
     name: str
-    index: float
+    index: float  # the score the ranking orders by
     follow_ups: int
     bottom: bool
+    vetoed: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,8 @@ def build_briefing(
     found: Hotspots,
     current: Mapping[Key, int],
     category_rows: Sequence[Row],
-    ranking: Ranking,
+    ranked: Sequence[Scored],
+    bottom: Sequence[str | None],
     ranking_period: tuple[date, date],
     names: Names,
     complete: bool,
@@ -309,15 +312,16 @@ def build_briefing(
         cats = cats[: top_categories - 1] + [
             (names.other, total_cat - sum(n for _, n in cats[: top_categories - 1]))
         ]
-    ranked = tuple(
+    places = tuple(
         RankedDepartment(
-            code=str(f.department),
-            name=names.department(f.department),
-            index=float(f.index or 0.0),
-            follow_ups=f.follow_ups,
-            bottom=f.department in ranking.bottom,
+            code=str(s.department),
+            name=names.department(s.department),
+            index=float(s.score or 0.0),
+            follow_ups=s.figures.follow_ups,
+            bottom=s.department in bottom,
+            vetoed=s.vetoed,
         )
-        for f in ranking.ranked
+        for s in ranked
     )
     items, districts, cells = found.grid(current)
     hot = _hot_items(found.city, current, names, top_hot)
@@ -350,8 +354,8 @@ def build_briefing(
         categories=tuple(cats),
         ranking_start=ranking_period[0],
         ranking_end=ranking_period[1],
-        ranked=ranked,
-        bottom=tuple(r for r in ranked if r.bottom),
+        ranked=places,
+        bottom=tuple(r for r in places if r.bottom),
         min_follow_ups=min_follow_ups,
     )
 
@@ -489,6 +493,25 @@ class BriefingService:
             },
         )
 
+    async def _ranking(
+        self, per: Mapping[str | None, DepartmentFigures], first: date, last: date
+    ) -> tuple[list[Scored], list[str | None]]:
+        """The ranking as /reports/ranking orders it: each department under its class's
+        weights, supervisors' adjustments applied, vetoed ones last; the bottom three and
+        every vetoed department flagged."""
+        classes, class_of = await self.figures.classes()
+        adjustments = await self.figures.adjustments(first, last)
+        groups = rank_classes(
+            per, class_of, classes, self.figures.rules.weights, adjustments, self.min_follow_ups
+        )
+        everyone = sorted(
+            (s for g in groups for s in g.ranked),
+            key=lambda s: (s.vetoed, -(s.score or 0.0), str(s.department)),
+        )
+        bottom = [s.department for s in everyone[-3:]] if len(everyone) > 3 else []
+        bottom += [s.department for s in everyone if s.vetoed and s.department not in bottom]
+        return everyone, bottom
+
     # the briefing ----------------------------------------------------------------------
 
     async def briefing(self, period: Period, locale: str = "zh") -> Briefing:
@@ -515,7 +538,7 @@ class BriefingService:
         q_start, q_end = quarter_of(max(last_day, period.start))
         q_hi = min(self.utc(q_end), as_of)
         per_quarter = await self.figures.sql(self.utc(q_start), q_hi, as_of)
-        ranking = rank(per_quarter, self.min_follow_ups)
+        ranked, bottom = await self._ranking(per_quarter, q_start, last_day + timedelta(days=1))
         hot = await self.hotspots(period, locale)
         return build_briefing(
             period,
@@ -529,7 +552,8 @@ class BriefingService:
             found=hot.found,
             current=hot.current,
             category_rows=cats,
-            ranking=ranking,
+            ranked=ranked,
+            bottom=bottom,
             ranking_period=(q_start, min(q_end, last_day + timedelta(days=1))),
             names=self.names(locale),
             complete=complete,

@@ -13,7 +13,7 @@ from reports.service import FigureService
 from tests.fakes.clock import FakeClock
 from tickets.service import TicketService
 from tickets.store import Store
-from tickets.tables import tickets
+from tickets.tables import score_adjustments, tickets
 
 # Monday 2026-11-23, 17:30 in Beijing.
 BRIEFING_AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -177,3 +177,26 @@ async def test_hotspots_need_history_and_count_the_record_only(
         period_of("day", date(2026, 11, 23))
     )
     assert view.history_windows == 0 and view.items == ()
+
+
+async def test_bottom_departments_follow_the_ranking_adjustments_and_vetoes(
+    store: Store, service: TicketService, clock: FakeClock
+) -> None:
+    await insert(store, hand_made_day())
+    async with store.write() as tx:
+        for dept, kind, points in (("market", "bonus", 35.0), ("chengguan", "veto", 0.0)):
+            await tx.conn.execute(
+                score_adjustments.insert().values(
+                    department=dept, kind=kind, points=points, reason="督查", day=date(2026, 11, 2),
+                    recorded_by="sup", recorded_at=BRIEFING_AT,
+                )
+            )  # fmt: skip
+    clock.now = BRIEFING_AT
+    b = await BriefingService(service, FigureService(store), min_follow_ups=2).briefing(
+        period_of("day", date(2026, 11, 23))
+    )
+    # market 40 + 35 = 75 climbs to the top; 城管 is vetoed: last whatever its 95 (bottom three)
+    assert [(r.code, r.index, r.bottom, r.vetoed) for r in b.ranked] == [
+        ("market", 75.0, False, False), ("health", 70.0, True, False),
+        ("eco", 62.5, True, False), ("chengguan", 95.0, True, True),
+    ]  # fmt: skip
