@@ -67,7 +67,7 @@ async def overview(request: web.Request) -> web.Response:
         now = desk.clock()
         p = desk.presence.now(now).get(viewer.username)
         return {
-            "queue": await desk.waiting(),
+            "queue": await desk.waiting(viewer),
             "mine": await desk.mine(viewer),
             "figures": desk.figures(now),
             "offer_seconds": desk.offer_seconds,

@@ -19,8 +19,8 @@ routes = web.RouteTableDef()
 
 PAUSE_REASONS = ("break", "lunch", "training", "meeting", "wrap_up")
 # What the browser script needs from the catalog, by key prefix (one catalog, no copies).
-SCRIPT_TEXTS = ("ws.", "wb.", "police.", "live.", "state.", "rating.", "action.", "urgency.")
-SCRIPT_TEXTS += ("chat.", "online.", "channel.")  # the online desk (static/chat.js)
+SCRIPT_TEXTS: tuple[str, ...] = ("ws.", "wb.", "police.", "live.", "state.", "rating.", "action.")
+SCRIPT_TEXTS += ("urgency.", "chat.", "online.", "channel.")  # chat.*: the online desk (chat.js)
 
 
 def _texts(locale: str) -> dict[str, str]:

@@ -328,9 +328,16 @@ class OnlineDesk:
         ids = sorted(t for t, agent in self.taken.items() if agent == viewer.username)
         return [await self.conversation(viewer, t) for t in ids]
 
-    async def waiting(self) -> list[dict[str, Any]]:
+    async def waiting(self, viewer: Viewer) -> list[dict[str, Any]]:
         """The queue as the workspace lists it, longest waiting first."""
-        return [await self._summary(c) for c in sorted(self.queue, key=lambda c: c.since)]
+        return [
+            {
+                **await self._summary(c),
+                "offered": c.offered_to is not None,
+                "offered_to_me": c.offered_to == viewer.username,
+            }
+            for c in sorted(self.queue, key=lambda c: c.since)
+        ]
 
     def figures(self, now: datetime) -> dict[str, Any]:
         """Online contacts waiting and the longest wait (the wallboard)."""

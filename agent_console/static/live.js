@@ -336,7 +336,11 @@
         });
       });
     });
-    connect(function (m) { var h = handlers[m.type]; if (h) { h(m); } }, loadMissed);
+    connect(function (m) {
+      var h = handlers[m.type]; if (h) { h(m); }
+      // The online desk (chat.js) shares this socket: every message, and each (re)connection.
+      document.dispatchEvent(new CustomEvent("live:message", { detail: m }));
+    }, function () { loadMissed(); document.dispatchEvent(new CustomEvent("live:open")); });
   }
 
   // ------------------------------------------------------------------ supervisor wallboard
