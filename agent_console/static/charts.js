@@ -98,6 +98,8 @@
       var build = builders[el.getAttribute("data-chart")];
       var option = build ? build(d) : null;
       if (!option) { empty(el); return; }
+      // A grid row per hot item: the container grows with them (CSSOM, allowed by the CSP).
+      if (option.series[0].type === "heatmap") el.style.height = Math.max(220, 90 + 30 * option.yAxis.data.length) + "px";
       var chart = window.echarts.init(el, null, { renderer: "canvas" });
       chart.setOption(Object.assign({}, BASE, option));
       el.setAttribute("data-drawn", "1");
