@@ -789,8 +789,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.users.none": ("没有符合条件的用户。", "No users match."),
     "admin.users.password_once": ("初始密码(仅显示一次)", "Password (shown once)"),
     "admin.users.password_hint": (
-        "请当面或经安全渠道交给本人,首次登录后尽快修改。",
-        "Hand it over in person or over a safe channel; it is not shown again.",
+        "请当面或经安全渠道交给本人;离开本页后无法再次查看。",
+        "Hand it over in person or over a safe channel; it cannot be shown again.",
     ),
     "admin.users.confirm_disable": (
         "停用 {name}?其所有会话立即结束。",
@@ -1239,12 +1239,25 @@ CATALOG: dict[str, tuple[str, str]] = {
     "sup.out.approve": ("已同意延期", "Extension approved"),
     "sup.out.deny": ("已驳回延期", "Extension refused"),
     "sup.alert.sign_overdue": (
-        "工单 {number} 超时未签收,已升级至值班长",
-        "Order {number} was not signed in time: escalated to the supervisors",
+        "超时未签收,已升级至值班长",
+        "not signed in time: escalated to the supervisors",
     ),
-    "sup.alert.overdue": ("工单 {number} 已超过办理期限", "Order {number} is past its deadline"),
-    "sup.alert.due_warning": ("工单 {number} 临近办理期限", "Order {number} is nearly due"),
+    "sup.alert.overdue": ("已超过办理期限", "past its handling deadline"),
+    "sup.alert.due_warning": ("临近办理期限", "nearly due"),
+    "portal.err.reason": ("请填写理由", "Say why"),
+    "portal.err.files": (
+        "附件仅限照片(JPG、PNG、WebP、GIF)或 PDF,最多 6 个",
+        "Attachments: photos (JPG, PNG, WebP, GIF) or PDF, 6 at most",
+    ),
+    "portal.err.result": ("请填写办理结果", "Write what was done"),
+    "portal.err.days": ("延期天数须为 1 至 60 的整数", "Days: a whole number from 1 to 60"),
+    "portal.err.reason_code": ("请选择退回类型", "Choose the kind of return"),
+    "portal.err.unmask": (
+        "请说明查看原因(至少 4 个字)",
+        "Say why you need it (4 characters or more)",
+    ),
     "sup.dismiss": ("知道了", "Dismiss"),
+    "sup.days": ("{d}天 ", "{d}d "),
     # --- bad reviews, appeals and the person ledger (review.*, ledger.*) ---
     "nav.reviews": ("差评整改", "Bad reviews"),
     "nav.ledger": ("首问责任台账", "Staff ledger"),
@@ -1262,6 +1275,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "action.review_uphold": ("申诉复核:成立", "Appeal upheld"),
     "action.review_reject": ("申诉复核:驳回", "Appeal rejected"),
     "action.ledger_complaint": ("记入首问责任台账", "Complaint recorded in the staff ledger"),
+    "action.review_warning": ("差评整改时限预警", "Bad-review step deadline warning"),
     "review.title": ("差评整改 3-5-15", "Bad reviews 3-5-15"),
     "review.total": ("共 {total} 件", "{total} cases"),
     "review.rule": (

@@ -22,12 +22,15 @@ class DepartmentTree:
     """Parent/child relations of all departments, for scopes and pass-on checks."""
 
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        rows_list = list(rows)
         self.by_code: dict[str, Department] = {
             r["code"]: Department(
                 r["code"], r["name_zh"], r.get("name_en") or "", r["parent_code"], r["kind"]
             )
-            for r in rows
+            for r in rows_list
         }
+        # Deactivated units keep their names (old orders show them) but take no new orders.
+        self.inactive = frozenset(r["code"] for r in rows_list if not r.get("active", True))
         self.children: dict[str, list[str]] = {}
         for d in self.by_code.values():
             if d.parent_code:
@@ -60,5 +63,5 @@ class DepartmentTree:
         return d.name_en if locale == "en" and d.name_en else d.name_zh
 
     def of_kind(self, kind: str) -> list[Department]:
-        """All units of a kind (e.g. every ``police`` unit)."""
-        return [d for d in self.by_code.values() if d.kind == kind]
+        """All active units of a kind (e.g. every ``police`` unit)."""
+        return [d for d in self.by_code.values() if d.kind == kind and d.code not in self.inactive]

@@ -687,6 +687,8 @@ class TicketService:
     def _department(self, code: Any, field: str) -> str:
         if not isinstance(code, str) or code not in self.tree:
             raise InvalidField(f"unknown department {code!r}", field=field)
+        if code in self.tree.inactive:
+            raise InvalidField(f"department {code} is deactivated", field=field)
         return code
 
     async def _dispatch_to(

@@ -103,9 +103,20 @@
     return true;
   }
 
+  // The page's table again, without a reload that would lose a once-shown password.
+  function refreshTable() {
+    var table = document.querySelector("table.grid[id]");
+    if (!table) { return; }
+    fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.text(); })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#" + table.id + " tbody");
+        if (fresh) { table.replaceChild(document.importNode(fresh, true), table.tBodies[0]); }
+      });
+  }
+
   // What a successful answer does: show a once-only password, else reload to show the change.
   function done(data, keepPage) {
-    if (showSecret(data)) { return; }
+    if (showSecret(data)) { refreshTable(); return; }
     if (data && data.recomputed && data.recomputed.length) {
       sessionStorage.setItem("admin-flash", root.dataset.recomputed.replace("{n}", data.recomputed.length));
     }

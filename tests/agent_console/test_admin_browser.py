@@ -77,6 +77,7 @@ async def test_admin_adds_a_user_edits_a_rule_and_moves_a_deadline(
     assert shown[0] == "zhouqi"
     session = await center.accounts.login("zhouqi", shown[1])
     assert session.user.extension == "8030"
+    await page.locator("#users tr[data-username=zhouqi]").wait_for()  # listed without a reload
     await page.screenshot(path=str(SHOTS / "admin-users-added.png"))
     await page.goto(base + "/admin/users")
     assert "周琪" in await page.inner_text("#users")

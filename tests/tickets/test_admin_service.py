@@ -199,6 +199,17 @@ async def test_a_unit_with_orders_is_deactivated_not_deleted(
     row = next(d for d in await admin.departments() if d["code"] == "eco")
     assert row["active"] is False
     assert "eco" in service.tree  # its orders still show its name
+    other = await service.accept(make_contact(citizen=CitizenIdentity(phone="13900000003")))
+    with pytest.raises(InvalidField) as refused:
+        await service.act(
+            other.ticket_number, AGENT, Action.DISPATCH, payload={"department": "eco"}
+        )
+    assert refused.value.details["field"] == "department"
+    await admin.update_department(ADMIN, "eco", {"active": True})
+    t = await service.act(
+        other.ticket_number, AGENT, Action.DISPATCH, payload={"department": "eco"}
+    )
+    assert t["lead_department"] == "eco"
 
 
 # -- categories -------------------------------------------------------------------------
