@@ -107,9 +107,8 @@ async def portal(request: web.Request) -> web.Response:
     if tab not in TABS:
         tab = "sign"
     tabs = await inbox(svc, viewer, locale)
-    orders = [
-        await svc.tickets.view(i["number"], viewer, locale=locale) for i in tabs[tab][:TAB_LIMIT]
-    ]
+    shown = tabs[tab] if tab == "done" else sorted(tabs[tab], key=_pressing)
+    orders = [await svc.tickets.view(i["number"], viewer, locale=locale) for i in shown[:TAB_LIMIT]]
     return aiohttp_jinja2.render_template(
         "portal.html",
         request,
@@ -127,6 +126,12 @@ async def portal(request: web.Request) -> web.Response:
             texts={k: t(k, locale) for k in CATALOG if k.startswith("portal.")},
         ),
     )
+
+
+def _pressing(item: dict[str, Any]) -> tuple[bool, str]:
+    """Most pressing first: the deadline that runs now (sign, then handling), earliest first."""
+    deadline = item["sign_due_at"] if item["state"] == "dispatched" else item["due_at"]
+    return (deadline is None, deadline or "")
 
 
 def _page(request: web.Request, session: Session, **extra: Any) -> dict[str, Any]:

@@ -51,11 +51,18 @@
     }, function (e) { return { ok: false, status: 0, data: {}, error: { message: String(e) } }; });
   }
 
-  function failure(r) {
+  // A named field gets the catalog's plain words; anything else the server's message.
+  function failure(r, kind) {
     if (r.status === 413) { return tr("portal.out.too_large"); }
-    var e = r.error || {}, field = e.field ? tr("portal.field." + e.field) : "";
-    var msg = e.message || ("HTTP " + r.status);
-    return field && field !== "portal.field." + e.field ? field + " · " + msg : msg;
+    var e = r.error || {};
+    if (e.code === "invalid_field" && e.field) {
+      var key = kind === "unmask" ? "portal.err.unmask" : "portal.err." + e.field;
+      if (T[key]) {
+        var which = e.field === "files" && e.detail && e.detail.indexOf(":") > 0 ? e.detail.split(":")[0] : "";
+        return T[key] + (which ? " · " + which : "");
+      }
+    }
+    return e.message || ("HTTP " + r.status);
   }
 
   function mark(form, field) {
@@ -80,7 +87,7 @@
     send("/api/v1/portal/orders/" + encodeURIComponent(number) + "/" + kind, body, isForm).then(function (r) {
       if (button) { button.disabled = false; }
       if (!r.ok) {
-        outcome(card, "failed", failure(r));
+        outcome(card, "failed", failure(r, kind));
         if (form) { mark(form, r.error && r.error.field); }
         return;
       }
@@ -108,6 +115,10 @@
       btn.addEventListener("click", function () { act(card, btn.dataset.act, null, btn); });
     });
     Array.prototype.forEach.call(card.querySelectorAll("form[data-act]"), function (form) {
+      form.addEventListener("input", function () {
+        var node = card.querySelector(".outcome");
+        if (node.dataset.state === "failed") { node.textContent = ""; delete node.dataset.state; }
+      });
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
         act(card, form.dataset.act, form, form.querySelector("button"));

@@ -35,7 +35,7 @@
   function lateBy(iso) {
     var s = Math.max(0, Math.floor((Date.now() - skew - Date.parse(iso)) / 1000));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    return (d ? d + "d " : "") + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
+    return (d ? tr("sup.days", { d: d }) : "") + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
   }
 
   function api(method, path, body) {
@@ -182,12 +182,29 @@
     return li;
   }
 
+  // An order that left a list because of an action here stays as a short line with its
+  // outcome for a while, so the supervisor sees what became of it.
+  var shown = { overdue: {}, warnings: {}, awaiting: {} };
+  function ghost(number) {
+    var li = el("li", { cls: "sup-item ghost", "data-number": number }, [
+      el("div", { cls: "sup-line" }, [el("a", { cls: "mono", href: "/tickets/" + number, text: number })]),
+      el("p", { cls: "outcome", role: "status" })
+    ]);
+    showOutcome(li, number);
+    return li;
+  }
   function fill(name, items) {
-    var list = $("sup-" + name);
+    var list = $("sup-" + name), now = {}, before = shown[name];
     clear(list);
     $("sup-n-" + name).textContent = String(items.length);
-    if (!items.length) { list.appendChild(el("li", { cls: "empty muted", text: tr("sup.empty") })); }
+    items.forEach(function (item) { now[item.number] = true; });
+    Object.keys(before).forEach(function (n) {
+      var o = outcomes[n];
+      if (!now[n] && o && o.until > Date.now()) { list.appendChild(ghost(n)); now[n] = "ghost"; }
+    });
+    if (!items.length && !list.firstChild) { list.appendChild(el("li", { cls: "empty muted", text: tr("sup.empty") })); }
     items.slice(0, 50).forEach(function (item) { list.appendChild(row(item)); });
+    shown[name] = now;
   }
   function render() {
     if (!data) { return; }
@@ -196,15 +213,25 @@
     fill("awaiting", data.awaiting);
   }
 
+  // One alert per order, naming every line it crossed (not signed in time, past due).
   function alertOf(m) {
-    var box = $("sup-alerts");
-    var dismiss = el("button", { type: "button", cls: "quiet", text: tr("sup.dismiss") });
-    var node = el("div", { cls: "sup-alert kind-" + m.kind, "data-number": m.number }, [
-      el("b", { text: tr("sup.alert." + m.kind, { number: m.number }) }),
-      el("a", { cls: "mono", href: "/tickets/" + m.number, text: m.number }),
-      dismiss
-    ]);
-    dismiss.addEventListener("click", function () { node.remove(); });
+    var box = $("sup-alerts"), node = box.querySelector(".sup-alert[data-number='" + m.number + "']");
+    if (!node) {
+      var dismiss = el("button", { type: "button", cls: "quiet", text: tr("sup.dismiss") });
+      node = el("div", { cls: "sup-alert", "data-number": m.number }, [
+        el("a", { cls: "mono", href: "/tickets/" + m.number, text: m.number }),
+        el("span", { cls: "sup-alert-what" }),
+        el("span", { cls: "muted small mono", text: when(m.at) }),
+        dismiss
+      ]);
+      dismiss.addEventListener("click", function () { node.remove(); });
+    }
+    var kinds = (node.dataset.kinds ? node.dataset.kinds.split(" ") : []).filter(function (k) { return k !== m.kind; });
+    kinds.unshift(m.kind);
+    kinds.sort(function (a, b) { return (a === "sign_overdue" ? 0 : 1) - (b === "sign_overdue" ? 0 : 1); });
+    node.dataset.kinds = kinds.join(" ");
+    node.className = "sup-alert kind-" + kinds[0];
+    node.querySelector(".sup-alert-what").textContent = kinds.map(function (k) { return tr("sup.alert." + k); }).join(" · ");
     box.insertBefore(node, box.firstChild);
     while (box.children.length > 5) { box.removeChild(box.lastChild); }
   }

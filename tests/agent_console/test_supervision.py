@@ -161,7 +161,7 @@ async def test_a_sign_deadline_passing_alerts_the_supervisors_live(
 
     async def warnings(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
         await ws.send_str("ping")
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             msg = await ws.receive(timeout=5)
             assert msg.type is WSMsgType.TEXT
