@@ -5,6 +5,7 @@ reaching the fake WeChat API exactly once, and the waiting queue surviving a res
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from tickets.outbox import OutboxWorker
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 PASSWORD = "correct horse 12345"
+MSG_IDS = itertools.count(9_100_000)
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ class Floor:
         self.csrf: dict[str, str] = {}
         self.http: dict[str, TestClient[Any, Any]] = {}
         self.sockets: dict[str, ClientWebSocketResponse] = {}
-        self.msg_ids = iter(range(9_100_000, 9_200_000))
+        self.msg_ids = MSG_IDS  # WeChat's ids are unique across restarts too
 
     async def agent(self, username: str) -> None:
         client: TestClient[Any, Any] = TestClient(self.server)
@@ -290,7 +292,7 @@ async def test_logging_out_hands_back_and_nobody_over_their_limit(floor: Floor) 
     assert board["online"]["waiting"] == 3 and board["online"]["longest_wait_seconds"] == 0.0
 
 
-async def test_a_waiting_contact_survives_a_restart(
+async def test_waiting_and_taken_conversations_survive_a_restart(
     tmp_path: Path, wechat_fake: tuple[WechatApiFake, str]
 ) -> None:
     fake, base = wechat_fake
@@ -301,8 +303,19 @@ async def test_a_waiting_contact_survives_a_restart(
     await center.accounts.add_user("zhang", PASSWORD, Role.AGENT)
     floor = await _floor(center, clock)
     try:
+        # zhang takes one conversation; the other citizen is still waiting at the restart.
+        assert center.online is not None
+        await floor.agent("zhang")
+        await floor.call("zhang", "POST", "/api/v1/agent/queue", {"action": "login"})
+        await floor.citizen_says("oTaken", TEXT.format("路灯不亮"))
+        taken = (await floor.next(floor.sockets["zhang"], "chat_offer"))["ticket_id"]
+        status, _ = await floor.call("zhang", "POST", f"/api/v1/online/{taken}/accept")
+        assert status == 200
+        await floor.call(
+            "zhang", "POST", "/api/v1/agent/queue", {"action": "pause", "reason": "lunch"}
+        )
         await floor.citizen_says("oWaiting", TEXT.format("我的社保卡丢了怎么补办"))
-        assert center.online is not None and len(center.online.queue) == 1
+        assert len(center.online.queue) == 1 and center.online.queue[0].offered_to is None
     finally:
         await floor.close()
         await center.stop()
@@ -317,12 +330,23 @@ async def test_a_waiting_contact_survives_a_restart(
         [waiting] = desk.queue
         assert waiting.channel == "wechat" and waiting.language == "zh"
         assert desk.figures(clock())["longest_wait_seconds"] == 180.0
+        assert desk.taken == {taken: "zhang"}
         await floor.agent("zhang")
         await floor.call("zhang", "POST", "/api/v1/agent/queue", {"action": "login"})
         await floor.settle()
+        # Signing in again, zhang has the conversation taken before and counts it as a chat.
+        assert desk.presence.agents["zhang"].chats == 1
+        _, overview = await floor.call("zhang", "GET", "/api/v1/online")
+        assert [c["ticket_id"] for c in overview["mine"]] == [taken]
+        assert overview["mine"][0]["messages"][0]["text"] == "路灯不亮"
         offer = await floor.next(floor.sockets["zhang"], "chat_offer")
         assert offer["ticket_id"] == waiting.ticket_id
         assert offer["preview"] == "我的社保卡丢了怎么补办"
+        # Ended, then the citizen writes again: the conversation queues anew.
+        assert (await floor.call("zhang", "POST", f"/api/v1/online/{taken}/end"))[0] == 200
+        clock.advance(minutes=1)
+        await floor.citizen_says("oTaken", TEXT.format("还是不亮"))
+        assert any(c.ticket_id == taken for c in desk.queue)
     finally:
         await floor.close()
         await again.stop()
