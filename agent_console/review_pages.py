@@ -9,6 +9,8 @@ audit line and (for an upheld appeal) `tickets.rating_excluded` in one unit of w
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,6 +45,7 @@ from reports.bad_reviews import (
     open_case,
     step_flags,
     total,
+    warnings_due,
 )
 from reports.ledger import (
     DEFAULT_CONSEQUENCES,
@@ -55,12 +58,13 @@ from reports.ledger import (
 )
 from tickets import review_cases as rc
 from tickets.catalog import t
-from tickets.events import DomainEvent, TicketChanged
+from tickets.events import DeadlineWarning, DomainEvent, TicketChanged
 from tickets.model import Role, State, TimelineEntry
 from tickets.privacy import Viewer
 from tickets.service import Conflict, InvalidField, TicketError, TicketService
 from tickets.store import Row, StaleTicket, Store
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
@@ -182,6 +186,72 @@ class ReviewDesk:
                 )
                 opened.append(case_id)
         return opened
+
+    # -- step warnings -----------------------------------------------------------------
+
+    async def give_warnings(self) -> list[DeadlineWarning]:
+        """Warn once per step before its deadline and once when it passes: a step of the
+        case, a note on the ticket's timeline, and the same DeadlineWarning event the
+        order deadlines use (the wallboard and the department's console hear it)."""
+        now = self.tickets.clock()
+        given: list[DeadlineWarning] = []
+        async with self.store.write() as tx:
+            rows = await rc.list_cases(tx, now, status="open", limit=100_000)
+            seen = await rc.warnings_given(tx, [r["id"] for r in rows])
+            for row in rows:
+                case = _case(row)
+                for kind in warnings_due(case, now, seen.get(row["id"], ()), self.warn_share):
+                    due = case.contact_due if "_contact_" in kind else case.rectify_due
+                    detail = {"kind": kind, "due_at": due.isoformat(), "case": row["id"]}
+                    await rc.add_step(
+                        tx,
+                        {
+                            "case_id": row["id"],
+                            "at": now,
+                            "actor": "deadline-watch",
+                            "role": Role.SYSTEM.value,
+                            "action": "warning",
+                            "note": "",
+                            "detail": detail,
+                        },
+                    )
+                    state = State(row["ticket_state"])
+                    await tx.add_timeline(
+                        row["ticket_id"],
+                        TimelineEntry(
+                            now,
+                            "deadline-watch",
+                            Role.SYSTEM,
+                            "review_warning",
+                            state,
+                            state,
+                            "",
+                            {**detail, "department": row["department"]},
+                        ),
+                    )
+                    given.append(
+                        DeadlineWarning(
+                            at=now,
+                            ticket_id=row["ticket_id"],
+                            ticket_number=row["ticket_number"],
+                            kind=kind,
+                            due_at=due.isoformat(),
+                            departments=(row["department"],) if row["department"] else (),
+                        )
+                    )
+        for w in given:
+            await self.tickets.bus.publish(w)
+        return given
+
+    async def run(self, interval: float = 60.0) -> None:
+        """Forever (a background task of `hotline serve`): open missed cases, warn."""
+        while True:
+            try:
+                await self.open_missing()
+                await self.give_warnings()
+            except Exception:
+                log.exception("bad-review watch pass failed")
+            await asyncio.sleep(interval)
 
     # -- reading ---------------------------------------------------------------------
 

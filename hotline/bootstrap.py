@@ -40,6 +40,7 @@ from connectors.wechat.messages import MEDIA_REF_PREFIX
 from connectors.wechat.sender import WechatSender
 from hotline.settings import Settings
 from reports.briefing import BriefingService
+from reports.ledger import Consequences
 from reports.service import FigureService
 from router.briefings import BriefingScheduler, Schedule
 from router.channel_actions import ChannelActions
@@ -104,6 +105,8 @@ class Center:
         self._tasks.append(asyncio.create_task(worker.run(), name="outbox"))
         watcher = DeadlineWatcher(self.tickets, self.tickets.clock)
         self._tasks.append(asyncio.create_task(watcher.run(), name="deadlines"))
+        # Bad reviews: cases a crash left unopened, warnings before each 3-5-15 step.
+        self._tasks.append(asyncio.create_task(self.app[DESK].run(), name="reviews"))
         if self.briefings is not None:
             self._tasks.append(asyncio.create_task(self.briefings.run(), name="briefings"))
         if self.online is not None:
@@ -348,7 +351,9 @@ def build(
     department_notices = _chats(settings, center)
     for channel, sender in list(center.senders.items()):
         center.senders[channel] = online.watch(sender)  # replies' outcomes shown live
-    reviews = ReviewDesk(store, tickets)  # bad ratings open 3-5-15 cases
+    reviews = ReviewDesk(  # bad ratings open 3-5-15 cases; the staff ledger's table
+        store, tickets, Consequences(settings.reviews.consequences), settings.reviews.warn_share
+    )
     app[DESK] = reviews
     center.briefings = _briefings(settings, center)
     # Who reacts to which committed event: one visible table.

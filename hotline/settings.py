@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -129,6 +129,26 @@ class BriefingSettings(BaseModel):
     min_follow_ups: int = Field(10, ge=1)  # the ranking's minimum, as on /reports/ranking
 
 
+Consequence = Literal["talk", "criticism", "reassign", "suspend", "dismiss"]
+
+
+class ReviewSettings(BaseModel):
+    """Bad reviews (3-5-15) and the first-contact responsibility ledger."""
+
+    # Valid complaints against one person within two years → what follows (Jiangmen's table).
+    consequences: dict[int, Consequence] = {
+        1: "talk", 2: "criticism", 3: "reassign", 4: "suspend", 5: "dismiss",
+    }  # fmt: skip
+    warn_share: float = Field(0.8, gt=0, le=1)  # a step's warning, as a share of its time
+
+    @field_validator("consequences")
+    @classmethod
+    def _thresholds(cls, value: dict[int, str]) -> dict[int, str]:
+        if not value or min(value) < 1:
+            raise ValueError("thresholds are whole numbers from 1, at least one")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything the center can be told; nothing is required."""
 
@@ -155,6 +175,7 @@ class Settings(BaseSettings):
     mailbox: MailboxSettings = MailboxSettings()
     briefing: BriefingSettings = BriefingSettings()
     online: OnlineSettings = OnlineSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -41,6 +41,7 @@ __all__ = [
     "overdue_steps",
     "step_flags",
     "total",
+    "warnings_due",
 ]
 
 
@@ -330,3 +331,36 @@ def total(per_department: Mapping[str | None, Followed]) -> Followed:
         sum(f.followed for f in per_department.values()),
         sum(f.total for f in per_department.values()),
     )
+
+
+WARNING_KINDS = (
+    "review_contact_warning",
+    "review_contact_overdue",
+    "review_rectify_warning",
+    "review_rectify_overdue",
+)
+
+
+def warnings_due(
+    case: Case, now: datetime, already: Iterable[str] = (), warn_share: float = 0.8
+) -> list[str]:
+    """The step warnings this case has earned by `now` and not yet been given.
+
+    A step not yet done earns `review_<step>_warning` once the warning share of its time
+    has passed and `review_<step>_overdue` once its deadline has; a closed case earns none.
+    """
+    if case.status in FINAL:
+        return []
+    seen = set(already)
+    out = []
+    for name, done, due in (
+        ("contact", case.contacted_at, case.contact_due),
+        ("rectify", case.rectified_at, case.rectify_due),
+    ):
+        if done is not None:
+            continue
+        if now >= due:
+            out.append(f"review_{name}_overdue")
+        elif now >= case.rated_at + (due - case.rated_at) * warn_share:
+            out.append(f"review_{name}_warning")
+    return [k for k in out if k not in seen]

@@ -47,6 +47,7 @@ __all__ = [
     "steps_of",
     "update_case",
     "valid_counts",
+    "warnings_given",
 ]
 
 BAD_LEVELS = ("dissatisfied", "very_dissatisfied")
@@ -278,6 +279,19 @@ async def steps_of(tx: Tx, case_id: int) -> list[Row]:
     """A case's steps in order."""
     q = select(review_steps).where(review_steps.c.case_id == case_id).order_by(review_steps.c.id)
     return [dict(r) for r in (await tx.conn.execute(q)).mappings()]
+
+
+async def warnings_given(tx: Tx, case_ids: Collection[int]) -> dict[int, set[str]]:
+    """The step warnings already given, per case (recorded as steps of action "warning")."""
+    if not case_ids:
+        return {}
+    q = select(review_steps.c.case_id, review_steps.c.detail).where(
+        review_steps.c.case_id.in_(list(case_ids)), review_steps.c.action == "warning"
+    )
+    out: dict[int, set[str]] = {}
+    for case_id, detail in (await tx.conn.execute(q)).all():
+        out.setdefault(int(case_id), set()).add(str(detail.get("kind")))
+    return out
 
 
 async def add_appeal(tx: Tx, values: Mapping[str, Any]) -> int:

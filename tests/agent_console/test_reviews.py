@@ -3,12 +3,19 @@ see and do what (department A never sees or appeals B's cases)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from hotline.bootstrap import Center
+from agent_console.review_pages import DESK
+from hotline.bootstrap import Center, build
+from hotline.settings import load_settings
+from tests.fakes.clock import FakeClock
 from tickets.bus import InProcessBus
+from tickets.model import Role
+from tickets.privacy import Viewer
 
 NAME, PHONE = "王芳", "13800138000"
 
@@ -215,3 +222,21 @@ async def test_pages_for_each_role(center: Center, login: Any, anon: TestClient[
         resp = await anon.get(path, allow_redirects=False)
         assert resp.status in (302, 401), path
         assert NAME not in await resp.text()
+
+
+async def test_a_city_sets_its_own_consequences(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "data", reviews={"consequences": {2: "talk", 4: "dismiss"}}
+    )
+    c = build(settings, clock=FakeClock(datetime(2026, 11, 23, 2, tzinfo=UTC)))
+    await c.start()
+    try:
+        desk = c.app[DESK]
+        assert desk.consequences.rows() == [(2, "talk"), (4, "dismiss")]
+        led = await desk.ledger(Viewer("sup", Role.SUPERVISOR))
+        assert led["consequences"] == [
+            {"from": 2, "consequence": "talk"},
+            {"from": 4, "consequence": "dismiss"},
+        ]
+    finally:
+        await c.stop()

@@ -309,3 +309,23 @@ def test_followed_up_figure_by_hand() -> None:
     assert total(per) == Followed(3, 5)
     assert total(per).rate == pytest.approx(0.6)
     assert Followed(0, 0).rate is None
+
+
+def test_step_warnings_once_each_in_order() -> None:
+    from reports.bad_reviews import warnings_due
+
+    contact_warn = RATED + (BASE.contact_due - RATED) * 0.8
+    assert warnings_due(BASE, contact_warn - timedelta(seconds=1)) == []
+    assert warnings_due(BASE, contact_warn) == ["review_contact_warning"]
+    assert warnings_due(BASE, contact_warn, ["review_contact_warning"]) == []
+    # Rectify's warning share passes after contact's deadline (5 vs 3 working days).
+    at = BASE.contact_due
+    assert warnings_due(BASE, at, ["review_contact_warning"]) == ["review_contact_overdue"]
+    late = BASE.rectify_due
+    assert warnings_due(BASE, late) == ["review_contact_overdue", "review_rectify_overdue"]
+    contacted = replace(BASE, status=Status.CONTACTED, contacted_at=RATED + timedelta(hours=1))
+    assert warnings_due(contacted, late) == ["review_rectify_overdue"]
+    done = replace(contacted, status=Status.DONE, rectified_at=late, closed_at=late)
+    assert warnings_due(done, late + timedelta(days=9)) == []
+    upheld = replace(BASE, status=Status.APPEAL_UPHELD, appeal=Appeal.UPHELD)
+    assert warnings_due(upheld, late) == []

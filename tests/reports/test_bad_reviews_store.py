@@ -285,3 +285,38 @@ async def test_sql_figure_list_and_overdue_agree_with_the_rules(
     cg = dept(service, "chengguan")
     mine, _ = await desk.cases(cg, limit=1000, department="eco")
     assert mine == []
+
+
+async def test_step_warnings_are_given_once_and_announced(
+    service: TicketService, desk: ReviewDesk, clock: FakeClock, make_contact: Any
+) -> None:
+    from tickets.events import DeadlineWarning
+
+    heard: list[DeadlineWarning] = []
+
+    async def listen(e: object) -> None:
+        if isinstance(e, DeadlineWarning):
+            heard.append(e)
+
+    assert isinstance(service.bus, InProcessBus)
+    service.bus.subscribe(listen)  # type: ignore[arg-type]
+    number = await rated(service, clock, make_contact, "chengguan", "dissatisfied")
+    await drain(service)
+    assert await desk.give_warnings() == []
+    # Rated Mon 10:25 local, contact due Thu 24:00 (85 h 35 min): 80 % of it has passed
+    # at Thu 06:53 local (Wed 22:53 UTC).
+    clock.now = datetime(2026, 11, 25, 22, 52, tzinfo=UTC)
+    assert await desk.give_warnings() == []
+    clock.now = datetime(2026, 11, 25, 22, 54, tzinfo=UTC)
+    given = await desk.give_warnings()
+    assert [(w.kind, w.ticket_number, w.departments) for w in given] == [
+        ("review_contact_warning", number, ("chengguan",))
+    ]
+    assert await desk.give_warnings() == []
+    clock.now = datetime(2026, 11, 26, 16, tzinfo=UTC)
+    assert [w.kind for w in await desk.give_warnings()] == ["review_contact_overdue"]
+    await drain(service)
+    assert [w.kind for w in heard] == ["review_contact_warning", "review_contact_overdue"]
+    view = await service.view(number, SUP)
+    notes = [e["payload"]["kind"] for e in view["timeline"] if e["action"] == "review_warning"]
+    assert notes == ["review_contact_warning", "review_contact_overdue"]
