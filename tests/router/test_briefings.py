@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -228,3 +229,25 @@ async def test_leaders_group_gets_the_briefing_on_telegram(
     assert "- 电话:4(昨日 1)" in day and "超期工单:共 1 件" in day
     assert "- 共享单车 6" in day and len(day) < 4096
     await bot.shutdown()
+
+
+async def test_the_center_wires_the_schedule_from_settings(tmp_path: Path) -> None:
+    from hotline.bootstrap import build
+    from hotline.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="briefing.time"):
+        load_settings(data_dir=tmp_path, briefing={"time": "25:00"})
+    settings = load_settings(
+        data_dir=tmp_path,
+        briefing={"time": "08:15", "leader_emails": LEADERS, "weekly_weekday": 4},
+    )
+    center = build(settings, clock=FakeClock(at(11, 23, 8, 0)))
+    try:
+        assert center.briefings is not None
+        assert center.briefings.schedule == Schedule(
+            at=time(8, 15), weekly_weekday=4, timezone="Asia/Shanghai"
+        )
+        assert center.briefings.emails == LEADERS
+        assert center.briefings.telegram_departments == ["hotline"]
+    finally:
+        await center.store.close()
