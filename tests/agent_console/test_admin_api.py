@@ -256,6 +256,8 @@ async def test_review_before_dispatch_end_to_end(login: Any) -> None:
     assert (await eco.call("GET", "/api/v1/tickets"))["total"] == 0
     waiting = await sup.call("GET", "/api/v1/tickets?state=pending_review")
     assert number in [i["number"] for i in waiting["items"]]
+    page = await (await sup.client.get(f"/tickets/{number}")).text()
+    assert '<option value="eco" selected>' in page  # the proposal, preselected for approval
     done = await sup.call("POST", f"/api/v1/tickets/{number}/actions/approve", {})
     assert done["state"] == "dispatched" and done["lead_department"] == "eco"
     assert (await eco.call("GET", "/api/v1/tickets"))["total"] == 1
