@@ -350,3 +350,34 @@ async def test_waiting_and_taken_conversations_survive_a_restart(
     finally:
         await floor.close()
         await again.stop()
+
+
+async def test_a_failed_reply_shows_retrying_then_sent(
+    floor: Floor, wechat_fake: tuple[WechatApiFake, str]
+) -> None:
+    fake, _ = wechat_fake
+    await floor.agent("li")
+    await floor.call("li", "POST", "/api/v1/agent/queue", {"action": "login"})
+    await floor.citizen_says("oRetry", TEXT.format("Is the passport office open on Saturday?"))
+    offer = await floor.next(floor.sockets["li"], "chat_offer")
+    assert offer["language"] == "en"
+    await floor.call("li", "POST", f"/api/v1/online/{offer['ticket_id']}/accept")
+    worker = OutboxWorker(floor.center.outbox, floor.center.senders)
+    await worker.run_once()  # the "accepted" notice goes first
+    text = {"text": "Yes, from 9:00 to 12:00.", "key": "k-retry"}
+    _, reply = await floor.call("li", "POST", f"/api/v1/online/{offer['ticket_id']}/reply", text)
+    fake.fail_next(1, errcode=-1)  # WeChat busy: worth a retry
+    await worker.run_once()
+    await floor.settle()
+    news = await floor.next(floor.sockets["li"], "reply_status")
+    assert (news["id"], news["status"]) == (reply["outbox_id"], "retrying")
+    assert "system error" in news["error"]
+    _, chat = await floor.call("li", "GET", f"/api/v1/online/{offer['ticket_id']}")
+    assert chat["messages"][-1]["status"] == "pending" and chat["messages"][-1]["attempts"] == 1
+    floor.clock.advance(seconds=10)
+    await worker.run_once()
+    await floor.settle()
+    news = await floor.next(floor.sockets["li"], "reply_status")
+    assert news["status"] == "sent"
+    texts = [r.body["text"]["content"] for r in fake.delivered() if r.body.get("msgtype") == "text"]
+    assert texts.count(text["text"]) == 1
