@@ -85,6 +85,15 @@
     var chip = $("od-load");
     chip.dataset.state = p.state === "chatting" ? "talking" : p.state === "ready" ? "ready" : p.state === "paused" ? "paused" : "out";
     chip.textContent = tr("chat.load", { n: p.chats, max: p.max_chats });
+    // The workspace's presence chip after a reload: in the queue, paused or out, as the
+    // center knows it (a ringing or live call keeps the chip to itself).
+    var rest = { ready: "ready", chatting: "ready", paused: "paused", logged_out: "out" }[p.state];
+    var state = $("agent-state"), pop = $("pop");
+    if (rest && state && !(pop && (pop.dataset.state === "ringing" || pop.dataset.state === "talking"))) {
+      state.dataset.rest = rest;
+      state.dataset.state = rest;
+      state.textContent = tr("ws.state." + rest);
+    }
   }
   function showFigures(f) {
     var fig = $("od-figure");
@@ -120,7 +129,7 @@
     removeOffer(o.ticket_id);
     var started = Date.now(), total = (o.offer_seconds || offerSeconds) * 1000;
     var bar = el("span", { cls: "od-offer-bar" });
-    var accept_ = el("button", { type: "button", cls: "primary", "data-accept": o.ticket_id, text: tr("chat.accept") });
+    var accept_ = el("button", { type: "button", cls: "primary", "data-accept": o.ticket_id }, [tr("chat.accept"), " ", el("kbd", { text: "F8" })]);
     var decline_ = el("button", { type: "button", cls: "quiet", "data-decline": o.ticket_id, text: tr("chat.decline") });
     var left = el("span", { cls: "od-offer-left mono" });
     var node = el("div", { cls: "od-offer od-offer-" + o.kind, "data-ticket": o.ticket_id, role: "alert" }, [
@@ -143,8 +152,10 @@
       decline_.disabled = true;
       api("POST", "/api/v1/online/" + o.ticket_id + "/decline").then(function () { removeOffer(o.ticket_id); });
     });
-    offers[o.ticket_id] = { node: node, started: started, total: total, bar: bar, left: left };
+    offers[o.ticket_id] = { node: node, started: started, total: total, bar: bar, left: left, button: accept_ };
     $("od-offers").appendChild(node);
+    // Another window in front: the tab's title says something waits.
+    if (document.hidden) { document.title = "● " + document.title.replace(/^● /, ""); }
     tickOffers();
   }
   function removeOffer(id, note) {
@@ -372,6 +383,15 @@
   // Presence changes in the workspace (sign in, pause) change what may be offered.
   Array.prototype.forEach.call(document.querySelectorAll("[data-queue]"), function (btn) {
     btn.addEventListener("click", function () { setTimeout(load, 400); });
+  });
+  // F8 takes the oldest offer, from anywhere on the workspace.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "F8") { return; }
+    var first = Object.keys(offers).map(Number).sort(function (a, b) { return offers[a].started - offers[b].started; })[0];
+    if (first !== undefined) { ev.preventDefault(); accept(first, offers[first].button); }
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { document.title = document.title.replace(/^● /, ""); }
   });
   setInterval(function () {
     tickOffers();

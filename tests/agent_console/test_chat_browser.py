@@ -164,7 +164,7 @@ async def test_agent_takes_a_chat_replies_and_answers_a_letter(
     await expect(offer).to_contain_text("路灯坏了一个多星期")
     await expect(offer.locator(".od-offer-left")).to_have_text(re.compile(r"\d+s"))
     await page.screenshot(path=str(SHOTS / "workspace-chat-offer.png"))
-    await offer.locator("[data-accept]").click()
+    await page.keyboard.press("F8")  # one key takes the oldest offer
     await expect(page.locator("#od-conv")).to_be_visible()
     await expect(page.locator("#od-messages .od-citizen")).to_have_count(1)
     await expect(page.locator("#od-load")).to_contain_text("1/3")
@@ -261,4 +261,12 @@ async def test_agent_takes_a_chat_replies_and_answers_a_letter(
     await page.click("#od-end")
     await expect(page.locator("#od-tabs .od-tab")).to_have_count(1)
     await expect(page.locator("#od-panel")).to_have_attribute("data-kind", "chat")
+
+    # A reload (in English) brings the open conversation back with its sent reply.
+    await page.goto(desk.base + "/lang/en")
+    await page.goto(desk.base + "/workspace")
+    await expect(page.locator("#od-messages .od-citizen")).to_have_count(4)
+    await expect(page.locator("#od-messages .od-agent .od-status")).to_have_text("Sent")
+    await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+    await _shot(page, "workspace-chat-en.png")
     await page.context.close()
