@@ -400,9 +400,13 @@ class AdminService:
         await self.accounts.audit(viewer, "admin.department_delete", detail={"code": code})
 
     async def departments(self) -> list[dict[str, Any]]:
-        """Every unit with its stored fields (active or not), as a tree in display order."""
+        """Every unit with its stored fields (active or not), as a tree in display order,
+        with the name of its scoring class."""
         async with self.store.read() as tx:
             rows = await tx.departments()
+            classes = await sql.class_names(tx)
+        for r in rows:
+            r["class_name"] = classes.get(r.get("class_code") or "", ("", ""))
         children: dict[str | None, list[dict[str, Any]]] = {}
         for r in rows:
             children.setdefault(r["parent_code"], []).append(r)

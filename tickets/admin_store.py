@@ -17,6 +17,7 @@ from tickets.tables import (
     calendar_overrides,
     categories,
     channel_bindings,
+    department_classes,
     departments,
     dispatch_rules,
     dispatches,
@@ -198,3 +199,11 @@ async def all_dispatch_rules(tx: Tx) -> list[Row]:
     """The whole rule table, switched-off rules included (what the editor shows)."""
     q = select(dispatch_rules).order_by(dispatch_rules.c.id)
     return _rows(await tx.conn.execute(q))
+
+
+async def class_names(tx: Tx) -> dict[str, tuple[str, str]]:
+    """Department class code → (Chinese, English) name, for the department tree."""
+    q = select(
+        department_classes.c.code, department_classes.c.name_zh, department_classes.c.name_en
+    )
+    return {r["code"]: (r["name_zh"], r["name_en"]) for r in (await tx.conn.execute(q)).mappings()}

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from agent_console.web import SERVICES
 from hotline.bootstrap import Center
 from tests.agent_console.conftest import PASSWORD
+from tickets.tables import department_classes, departments
 
 PAGES = (
     "/admin/users",
@@ -408,3 +409,22 @@ async def test_admin_pages_speak_english(login: Any, locale: str) -> None:
         body = await (await admin.client.get(path + "?lang=" + locale)).text()
         assert "Administration" in body, path
         assert "admin." not in body.replace("/admin", "").replace("admin.js", ""), path
+
+
+async def test_the_department_tree_shows_each_units_class(center: Center, login: Any) -> None:
+    async with center.store.write() as tx:
+        await tx.conn.execute(
+            department_classes.insert().values(
+                code="window", name_zh="窗口服务类", name_en="Public-facing", weights={},
+                position=1, updated_at=center.tickets.clock(),
+            )
+        )  # fmt: skip
+        await tx.conn.execute(
+            departments.update().where(departments.c.code == "eco").values(class_code="window")
+        )
+    admin = await login("admin")
+    tree = {d["code"]: d for d in await admin.call("GET", "/api/v1/admin/departments")}
+    assert tree["eco"]["class_name"] == ["窗口服务类", "Public-facing"]
+    page = await (await admin.client.get("/admin/departments")).text()
+    assert "窗口服务类" in page
+    assert "Public-facing" in await (await admin.client.get("/admin/departments?lang=en")).text()
