@@ -424,7 +424,7 @@ class TelephonyDesk:
                 self.presence.check(viewer.username, action, at, reason or "break")
             except PresenceError as e:
                 raise CallFailed("invalid_request", str(e)) from e
-        message = "ok"
+        message = ""  # presence only: the console says "done" in its own words
         if self.telephony is not None and extension:
             interface = f"PJSIP/{extension}"
             if action == "login":
