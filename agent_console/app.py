@@ -13,6 +13,7 @@ from agent_console import (
     api,
     briefing_pages,
     chat_api,
+    class_pages,
     knowledge_pages,
     live_pages,
     mailbox_pages,
@@ -61,6 +62,7 @@ def make_app(svc: ConsoleServices, *, max_body_bytes: int = 1_048_576) -> web.Ap
     app.add_routes(telephony_api.routes)
     app.add_routes(chat_api.routes)
     app.add_routes(report_pages.routes)
+    app.add_routes(class_pages.routes)
     app.add_routes(briefing_pages.routes)
     app.add_routes(review_pages.routes)
     app.add_routes(live_pages.routes)

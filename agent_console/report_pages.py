@@ -1,9 +1,11 @@
-"""Figures for supervisors: the department ranking of a period (JSON and page)."""
+"""Figures for supervisors: the department ranking of a period, the tickets behind each of
+its numbers (drill-down), and both as XLSX; JSON for the API, pages for people."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -11,95 +13,151 @@ from aiohttp import web
 
 from agent_console.pages import _ctx as page_context
 from agent_console.web import ApiError, field_error, locale_of, require_role, services, signed_in
-from reports.figures import DepartmentFigures, rank, rate
+from reports.service import FigureService
+from reports.views import (
+    DRILL_FIGURES,
+    Period,
+    PeriodError,
+    drill_view,
+    quarter_of,
+    ranking_view,
+)
+from reports.xlsx import drill_xlsx, ranking_xlsx
 from tickets.model import Role
 
 routes = web.RouteTableDef()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _quarter(today: date) -> tuple[date, date]:
-    first_month = 3 * ((today.month - 1) // 3) + 1
-    start = date(today.year, first_month, 1)
-    end = date(today.year + (first_month == 10), (first_month + 2) % 12 + 1, 1)
-    return start, end
+def _figures(request: web.Request) -> FigureService:
+    svc = services(request).figures
+    if svc is None:
+        raise ApiError(503, "not_found", locale_of(request))
+    return svc
 
 
-def _period(request: web.Request) -> tuple[date, date]:
+def _period(request: web.Request) -> Period:
     locale = locale_of(request)
-    tz = ZoneInfo(services(request).tickets.timezone)
-    today = services(request).tickets.clock().astimezone(tz).date()
+    svc = services(request)
+    tz = ZoneInfo(svc.tickets.timezone)
+    now = svc.tickets.clock()
+    today = now.astimezone(tz).date()
     q = request.query
     try:
-        start = date.fromisoformat(q["start"]) if q.get("start") else _quarter(today)[0]
-        end = date.fromisoformat(q["end"]) if q.get("end") else _quarter(today)[1]
+        start = date.fromisoformat(q["start"]) if q.get("start") else quarter_of(today)[0]
+        end = date.fromisoformat(q["end"]) if q.get("end") else quarter_of(today)[1]
     except ValueError:
         raise field_error("start", "YYYY-MM-DD", locale) from None
-    if end <= start or end - start > timedelta(days=400):
-        raise field_error("end", "after start, at most 400 days", locale)
-    return start, end
+    return Period(start, end, tz, now)
 
 
-def _row(f: DepartmentFigures, name: str) -> dict[str, Any]:
-    def pct(r: tuple[int, int]) -> float | None:
-        v = rate(r)
-        return None if v is None else round(100 * v, 1)
-
-    return {
-        "department": f.department,
-        "name": name,
-        "tickets": f.tickets,
-        "response": pct(f.response),
-        "on_time": pct(f.on_time),
-        "feedback": pct(f.feedback),
-        "satisfaction": pct(f.satisfaction),
-        "follow_ups": f.follow_ups,
-        "returns": f.returns,
-        "extensions": f.extensions,
-        "index": f.index,
-    }
+async def _supervisor(request: web.Request) -> None:
+    _, viewer = await signed_in(request)
+    require_role(viewer, Role.SUPERVISOR, Role.ADMIN, locale=locale_of(request))
 
 
 async def _ranking(request: web.Request) -> dict[str, Any]:
-    _, viewer = await signed_in(request)
-    require_role(viewer, Role.SUPERVISOR, Role.ADMIN, locale=locale_of(request))
-    svc = services(request)
-    if svc.figures is None:
-        raise ApiError(503, "not_found", locale_of(request))
-    start, end = _period(request)
-    tz = ZoneInfo(svc.tickets.timezone)
-    lo = datetime(start.year, start.month, start.day, tzinfo=tz)
-    hi = datetime(end.year, end.month, end.day, tzinfo=tz)
+    await _supervisor(request)
+    locale = locale_of(request)
     try:
         minimum = int(request.query.get("min_follow_ups", "10"))
     except ValueError:
-        raise field_error("min_follow_ups", "a whole number", locale_of(request)) from None
-    per = await svc.figures.sql(lo, hi, svc.tickets.clock())
-    ranking = rank(per, minimum)
+        raise field_error("min_follow_ups", "a whole number", locale) from None
+    try:
+        return await ranking_view(
+            _figures(request),
+            services(request).tickets.tree.name,
+            _period(request),
+            minimum,
+            request.query.get("department") or None,
+            locale,
+        )
+    except PeriodError as e:
+        raise field_error(e.field, e.detail, locale) from None
+
+
+async def _drill(request: web.Request) -> dict[str, Any]:
+    await _supervisor(request)
     locale = locale_of(request)
-    name = svc.tickets.tree.name
-    return {
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "min_follow_ups": minimum,
-        "ranked": [_row(f, name(f.department, locale)) for f in ranking.ranked],
-        "bottom": list(ranking.bottom),
-        "too_few": [_row(per[d], name(d, locale)) for d in ranking.too_few],
-    }
+    q = request.query
+    try:
+        return await drill_view(
+            _figures(request),
+            services(request).tickets.tree.name,
+            _period(request),
+            q.get("figure", ""),
+            q.get("part", "n"),
+            q.get("department") or None,
+            q.get("district") or None,
+            locale,
+        )
+    except PeriodError as e:
+        raise field_error(e.field, e.detail, locale) from None
 
 
 @routes.get("/api/v1/reports/ranking")
 async def ranking_api(request: web.Request) -> web.Response:
-    """Departments ranked by service index for a period (default: this quarter)."""
+    """Departments ranked by service index for a period (default: this quarter), with their
+    class, adjustments, the center's, districts' and calls' figures."""
     return web.json_response(await _ranking(request))
 
 
 @routes.get("/reports/ranking")
 async def ranking_page(request: web.Request) -> web.Response:
-    """The same ranking as a page."""
+    """The same ranking as a page; every number links to its drill-down."""
     data = await _ranking(request)
     session, _ = await signed_in(request)
     return aiohttp_jinja2.render_template(
         "ranking.html",
         request,
         page_context(request, user=session.user, csrf_token=session.csrf_token, r=data),
+    )
+
+
+@routes.get("/reports/ranking.xlsx")
+async def ranking_export(request: web.Request) -> web.Response:
+    """The ranking as an XLSX workbook."""
+    data = await _ranking(request)
+    body = ranking_xlsx(data, locale_of(request))
+    return _file(body, f"ranking-{data['start']}-{data['end']}.xlsx")
+
+
+@routes.get("/api/v1/reports/drill")
+async def drill_api(request: web.Request) -> web.Response:
+    """The tickets (and their timeline entries) behind one number of the ranking."""
+    return web.json_response(await _drill(request))
+
+
+@routes.get("/reports/drill")
+async def drill_page(request: web.Request) -> web.Response:
+    """The drill-down as a page."""
+    data = await _drill(request)
+    session, _ = await signed_in(request)
+    return aiohttp_jinja2.render_template(
+        "drill.html",
+        request,
+        page_context(
+            request,
+            user=session.user,
+            csrf_token=session.csrf_token,
+            d=data,
+            query=request.query_string,
+            figures=DRILL_FIGURES,
+        ),
+    )
+
+
+@routes.get("/reports/drill.xlsx")
+async def drill_export(request: web.Request) -> web.Response:
+    """The drill-down list as an XLSX workbook."""
+    data = await _drill(request)
+    body = drill_xlsx(data, locale_of(request))
+    return _file(body, f"drill-{data['figure']}-{data['part']}-{data['start']}.xlsx")
+
+
+def _file(body: bytes, name: str) -> web.Response:
+    return web.Response(
+        body=body,
+        content_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )

@@ -333,7 +333,9 @@ def build(
             desk=desk,
             calls=calls,
             dispatching=dispatching,
-            figures=FigureService(store),
+            figures=FigureService(
+                store, service_level_seconds=settings.asterisk.service_level_seconds
+            ),
             presence=presence,
             online=online,
             files=FileStore(settings.data_dir / "attachments"),

@@ -8,17 +8,22 @@ import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from aiohttp import web
 
+from agent_console.web import SERVICES
 from connectors.asterisk.replay import replay_file
 from hotline.bootstrap import Center, build
 from hotline.demo import load_demo, load_standard_categories
 from hotline.runtime import tune_gc
 from hotline.settings import Settings, SettingsError, load_settings, masked
+from reports.text import as_csv, as_table
+from reports.views import Period, PeriodError, ranking_view
 from tickets.model import Role
 from tickets.privacy import Viewer
 from tickets.service import TicketError
@@ -279,6 +284,54 @@ def user_passwd(ctx: click.Context, username: str, password: str, data_dir: Path
     settings = _settings(ctx.find_root(), data_dir=data_dir)
     _run(settings, lambda c: c.accounts.set_password(username, password))
     click.echo(f"password of {username} changed")
+
+
+@main.command("figures")
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Day after the last, YYYY-MM-DD.")
+@click.option("--department", help="Only this department's row (its place kept).")
+@click.option("--min-follow-ups", default=10, show_default=True, help="Rated orders to rank.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+    show_default=True,
+)  # fmt: skip
+@_data_dir
+@click.pass_context
+def figures(
+    ctx: click.Context,
+    start: str,
+    end: str,
+    department: str | None,
+    min_follow_ups: int,
+    fmt: str,
+    data_dir: Path | None,
+) -> None:
+    """The ranking and figures of a period, as on /reports/ranking."""
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise click.BadParameter("YYYY-MM-DD", param_hint="--from/--to") from None
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+
+    async def work(c: Center) -> dict[str, Any]:
+        svc = c.app[SERVICES]
+        assert svc.figures is not None
+        tz = ZoneInfo(c.tickets.timezone)
+        period = Period(first, last, tz, c.tickets.clock())
+        return await ranking_view(
+            svc.figures, c.tickets.tree.name, period, min_follow_ups, department
+        )
+
+    try:
+        data = _run(settings, work)
+    except PeriodError as e:
+        raise click.BadParameter(e.detail, param_hint=f"--{e.field.replace('_', '-')}") from None
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(as_csv(data), nl=False)
+    else:
+        click.echo(as_table(data))
 
 
 @main.group()

@@ -45,6 +45,7 @@ from tickets.store import Row
 PERIODS = ("day", "week", "month")
 HISTORY = {"day": 28, "week": 8, "month": 3}
 RULES = {"day": DAY_RULE, "week": WEEK_RULE, "month": WEEK_RULE}
+ONE_DAY = timedelta(days=1)
 CHANNEL_ORDER = ("phone", "wechat", "telegram", "mailbox", "web", "sms", "province", "police")
 
 
@@ -85,6 +86,10 @@ def period_of(kind: str, day: date) -> Period:
         end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
         return Period(kind, start, end)
     raise ValueError(f"unknown period {kind!r}: day, week or month")
+
+
+def _days(p: Period) -> list[date]:
+    return [p.start + timedelta(days=i) for i in range((p.end - p.start).days)]
 
 
 def quarter_of(day: date) -> tuple[date, date]:
@@ -388,7 +393,7 @@ class BriefingService:
         min_follow_ups: int = 10,
         rules: Mapping[str, HotRule] | None = None,
         history: Mapping[str, int] | None = None,
-        cache_windows: int = 512,
+        cache_days: int = 120,
     ) -> None:
         self.tickets = tickets
         self.store = tickets.store
@@ -397,8 +402,8 @@ class BriefingService:
         self.min_follow_ups = min_follow_ups
         self.rules = dict(rules or RULES)
         self.history = dict(history or HISTORY)
-        self._cache: dict[tuple[datetime, datetime], Counter[Key]] = {}
-        self._cache_windows = cache_windows
+        self._cache: dict[date, Counter[Key]] = {}
+        self._cache_days = cache_days
 
     # time ------------------------------------------------------------------------------
 
@@ -430,33 +435,57 @@ class BriefingService:
 
     # hotspots --------------------------------------------------------------------------
 
-    async def _window_counts(
-        self, windows: Sequence[tuple[datetime, datetime]], now: datetime
-    ) -> list[Counter[Key]]:
-        """Counts per window; complete windows are remembered (their tickets do not change
-        much, and segmenting weeks of letters again on every page view would be slow)."""
-        missing = [w for w in windows if w not in self._cache or w[1] > now]
-        out: dict[tuple[datetime, datetime], Counter[Key]] = {}
-        if missing:
-            lo, hi = min(w[0] for w in missing), max(w[1] for w in missing)
+    async def _count_days(
+        self, days: Sequence[date]
+    ) -> tuple[dict[date, Counter[Key]], Counter[date]]:
+        """Segment the tickets of these local days (in a thread: jieba is CPU-bound)."""
+        split: dict[date, list[TicketText]] = {d: [] for d in days}
+        async with self.store.read() as tx:
+            rows = await q.period_texts(tx, self.utc(min(days)), self.utc(max(days) + ONE_DAY))
+        for r in rows:
+            local = r["created_at"].astimezone(self.tz).date()
+            if local in split:
+                split[local].append(TicketText(r["text"], r["category"], r["district"]))
+        counted = await asyncio.to_thread(
+            lambda: {d: count_window(ts, words.terms) for d, ts in split.items()}
+        )
+        return counted, Counter({d: len(ts) for d, ts in split.items()})
+
+    async def day_counts(self, days: Sequence[date], now: datetime) -> dict[date, Counter[Key]]:
+        """Hotspot counts per local day. A complete day is segmented once and stored
+        (`hotspot_days`), so baselines of weeks and months cost a read, not re-segmenting
+        every letter; the day still running is counted live each time."""
+        complete = [d for d in days if self.utc(d + ONE_DAY) <= now]
+        need = [d for d in complete if d not in self._cache]
+        if need:
             async with self.store.read() as tx:
-                rows = await q.period_texts(tx, lo, hi)
-            split: dict[tuple[datetime, datetime], list[TicketText]] = {w: [] for w in missing}
-            for r in rows:
-                for w in missing:
-                    if w[0] <= r["created_at"] < w[1]:
-                        split[w].append(TicketText(r["text"], r["category"], r["district"]))
-                        break
-            counted = await asyncio.to_thread(
-                lambda: {w: count_window(ts, words.terms) for w, ts in split.items()}
-            )
-            for w, c in counted.items():
-                out[w] = c
-                if w[1] <= now:
-                    if len(self._cache) >= self._cache_windows:
-                        self._cache.pop(next(iter(self._cache)))
-                    self._cache[w] = c
-        return [out[w] if w in out else self._cache[w] for w in windows]
+                done = await q.counted_days(tx, [d.isoformat() for d in need])
+            missing = [d for d in need if d.isoformat() not in done]
+            found: dict[date, Counter[Key]] = {d: Counter() for d in need}
+            if missing:
+                counted, totals = await self._count_days(missing)
+                found.update(counted)
+                async with self.store.write() as tx:
+                    for d, c in counted.items():
+                        rows = [
+                            {"kind": k.kind, "value": k.value[:100], "district": k.district,
+                             "count": n}
+                            for k, n in c.items()
+                        ]  # fmt: skip
+                        await q.store_day_counts(tx, d.isoformat(), rows, totals[d])
+            stored = [d.isoformat() for d in need if d.isoformat() in done]
+            if stored:
+                async with self.store.read() as tx:
+                    for r in await q.day_counts(tx, stored):
+                        key = Key(r["kind"], r["value"], r["district"])
+                        found[date.fromisoformat(r["day"])][key] = int(r["count"])
+            for d, c in found.items():
+                if len(self._cache) >= self._cache_days:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[d] = c
+        live = [d for d in days if d not in complete]
+        counted = (await self._count_days(live))[0] if live else {}
+        return {d: counted[d] if d in counted else self._cache[d] for d in days}
 
     async def hotspots(self, period: Period, locale: str = "zh") -> HotspotView:
         """The period's hotspots against its baseline windows."""
@@ -467,8 +496,10 @@ class BriefingService:
         previous = [period.shifted(i) for i in range(n, 0, -1)]
         # Windows that end before the record begins are unknown, not zero.
         previous = [p for p in previous if first is not None and self.utc(p.end) > first]
-        windows = [(self.utc(p.start), self.utc(p.end)) for p in [*previous, period]]
-        counts = await self._window_counts(windows, now)
+        windows = [*previous, period]
+        days = [d for p in windows for d in _days(p)]
+        per_day = await self.day_counts(days, now)
+        counts = [sum((per_day[d] for d in _days(p)), Counter()) for p in windows]
         current, history = counts[-1], counts[:-1]
         found = hotspots(current, history, self.rules[period.kind])
         names = self.names(locale)

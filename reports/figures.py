@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from tickets.model import RatingLevel
 
@@ -92,9 +92,10 @@ def rate(r: Ratio) -> float | None:
 
 def _responded(f: TicketFacts, rules: Rules) -> bool:
     limit = rules.response_seconds.get(f.channel, rules.default_response_seconds)
+    # measured to the millisecond, as the database does
     return (
         f.first_response_at is not None
-        and (f.first_response_at - f.created_at).total_seconds() <= limit
+        and round((f.first_response_at - f.created_at).total_seconds(), 3) <= limit
     )
 
 
@@ -106,7 +107,7 @@ def _told_in_time(f: TicketFacts, rules: Rules) -> bool:
     return (
         f.result_at is not None
         and f.informed_at is not None
-        and f.informed_at - f.result_at <= timedelta(hours=rules.feedback_hours)
+        and round((f.informed_at - f.result_at).total_seconds(), 3) <= rules.feedback_hours * 3600
     )
 
 

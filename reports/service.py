@@ -238,6 +238,27 @@ class FigureService:
             calls = await self.sql_calls(start, end)
         return Report(start, end, at, depts, districts, center, calls)
 
+    async def timeline_of(
+        self, ticket_ids: list[int], actions: tuple[str, ...]
+    ) -> dict[int, list[dict[str, Any]]]:
+        """The drill-down's timeline entries per ticket (at as ISO text)."""
+        async with self.store.read() as tx:
+            rows = await fq.timeline_entries(tx, ticket_ids, actions)
+        return {
+            tid: [
+                {
+                    "at": r["at"].isoformat(),
+                    "action": r["action"],
+                    "actor": r["actor"],
+                    "role": r["role"],
+                    "to_state": r["to_state"],
+                    "reason": r["reason"],
+                }
+                for r in entries
+            ]
+            for tid, entries in rows.items()
+        }
+
     # -- classes and adjustments ------------------------------------------------------------
 
     async def classes(self) -> tuple[list[DepartmentClass], dict[str, str | None]]:
@@ -265,3 +286,54 @@ class FigureService:
             )
             for r in rows
         ]
+
+    async def save_class(
+        self,
+        code: str,
+        name_zh: str,
+        name_en: str,
+        weights: Mapping[str, float],
+        position: int,
+        by: str,
+        at: datetime,
+    ) -> None:
+        """Create or replace a department class (weights already checked)."""
+        async with self.store.write() as tx:
+            await fq.put_class(
+                tx,
+                {
+                    "code": code,
+                    "name_zh": name_zh,
+                    "name_en": name_en,
+                    "weights": dict(weights),
+                    "position": position,
+                    "updated_by": by,
+                    "updated_at": at,
+                },
+            )
+
+    async def remove_class(self, code: str) -> None:
+        """Remove a class; its departments go back to the default weights."""
+        async with self.store.write() as tx:
+            await fq.delete_class(tx, code)
+
+    async def assign(self, department: str, class_code: str | None) -> bool:
+        """Put a department in a class; False if there is no such department."""
+        async with self.store.write() as tx:
+            return await fq.assign_class(tx, department, class_code)
+
+    async def record_adjustment(self, a: Adjustment, at: datetime) -> int:
+        """Record a supervisor's deduction, bonus or veto item."""
+        async with self.store.write() as tx:
+            return await fq.add_adjustment(
+                tx,
+                {
+                    "department": a.department,
+                    "kind": a.kind,
+                    "points": a.points,
+                    "reason": a.reason,
+                    "day": a.day,
+                    "recorded_by": a.recorded_by,
+                    "recorded_at": at,
+                },
+            )

@@ -30,10 +30,11 @@ t = tickets.c
 
 
 def seconds(tx: Tx, a: Any, b: Any) -> Any:
-    """Seconds from a to b, in this database's dialect."""
+    """Seconds from a to b to the millisecond, in this database's dialect (SQLite's
+    julianday is a float: without the rounding a reply at exactly 180 s reads as 180.00002)."""
     if tx.dialect == "postgresql":
-        return func.extract("epoch", b - a)
-    return (func.julianday(b) - func.julianday(a)) * 86400.0
+        return func.round(func.extract("epoch", b - a), 3)
+    return func.round((func.julianday(b) - func.julianday(a)) * 86400.0, 3)
 
 
 def _period(start: datetime, end: datetime) -> Any:
@@ -425,3 +426,21 @@ async def adjustments(tx: Tx, first: date, last: date) -> list[Row]:
     a = score_adjustments.c
     q = select(score_adjustments).where(a.day >= first, a.day < last).order_by(a.day, a.id)
     return _rows((await tx.conn.execute(q)).mappings())
+
+
+async def timeline_entries(
+    tx: Tx, ticket_ids: Sequence[int], actions: Sequence[str]
+) -> dict[int, list[Row]]:
+    """The timeline entries of `actions` on each ticket, oldest first (drill-down)."""
+    tl = timeline.c
+    out: dict[int, list[Row]] = {}
+    ids = list(ticket_ids)
+    for i in range(0, len(ids), 500):
+        q = (
+            select(tl.ticket_id, tl.at, tl.action, tl.actor, tl.role, tl.to_state, tl.reason)
+            .where(tl.ticket_id.in_(ids[i : i + 500]), tl.action.in_(list(actions)))
+            .order_by(tl.ticket_id, tl.id)
+        )
+        for r in (await tx.conn.execute(q)).mappings():
+            out.setdefault(int(r["ticket_id"]), []).append(dict(r))
+    return out

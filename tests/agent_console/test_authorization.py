@@ -175,6 +175,38 @@ async def test_briefing_and_hotspots_for_supervisors_and_admins(login: Any) -> N
     await sup.call("GET", "/api/v1/reports/hotspots?date=23.11.2026", status=400)
 
 
+async def test_ranking_drill_classes_and_adjustments_by_role(login: Any) -> None:
+    await _two_orders(login)
+    q = "?start=2026-10-01&end=2027-01-01"
+    readers = ("sup", "admin")
+    paths = {
+        "/reports/ranking" + q: readers,
+        "/api/v1/reports/ranking" + q: readers,
+        "/reports/ranking.xlsx" + q: readers,
+        "/reports/drill" + q + "&figure=tickets": readers,
+        "/api/v1/reports/drill" + q + "&figure=tickets&part=d": readers,
+        "/reports/drill.xlsx" + q + "&figure=tickets": readers,
+        "/reports/adjustments" + q: readers,
+        "/api/v1/reports/adjustments" + q: readers,
+        "/admin/classes": readers,
+        "/api/v1/department_classes": readers,
+    }
+    for who in ("agent", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
+        api = await login(who)
+        for path, allowed in paths.items():
+            resp = await api.client.get(path, allow_redirects=False)
+            assert resp.status == (200 if who in allowed else 403), (who, path, resp.status)
+            if resp.status == 200 and not path.endswith(".xlsx" + q) and ".xlsx" not in path:
+                body = await resp.text()  # numbers and order numbers, never a citizen's data
+                assert PHONE not in body and NAME not in body, (who, path)
+    sup = await login("sup")
+    await sup.call("PUT", "/api/v1/department_classes/x", {"name_zh": "x"}, status=403)
+    await sup.call("PUT", "/api/v1/departments/eco/class", {"class_code": None}, status=403)
+    agent = await login("agent")
+    body = {"department": "eco", "kind": "bonus", "points": 1, "reason": "r", "day": "2026-11-02"}
+    await agent.call("POST", "/api/v1/reports/adjustments", body, status=403)
+
+
 async def test_bad_reviews_and_ledger_by_role(center: Center, login: Any) -> None:
     from tests.agent_console.test_reviews import bad_rating
 

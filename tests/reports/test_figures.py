@@ -314,3 +314,24 @@ async def test_a_large_random_set_agrees_on_both_databases(store: Store) -> None
     _same(pure, await service.sql(start, end, AT))
     assert sum(f.tickets for f in pure.values()) == 600
     await _reports_agree(service, start, end)
+
+
+async def test_limits_reached_exactly_count_on_both_databases(store: Store) -> None:
+    # a WeChat reply at exactly 180 s and a citizen told exactly 24 h after the result are in
+    # time; SQLite's float julianday must not push them over by a few microseconds
+    base: dict[str, Any] = {
+        "dept": "eco", "channel": "wechat", "due": None, "rating": None, "returns": [],
+        "extensions": 0, "district": None, "excluded": False, "hops": 1,
+    }  # fmt: skip
+    rows = [
+        {**base, "created": 3600 * k + 17, "response": 180, "result": 86_400 + k,
+         "informed": 24 * 3600}
+        for k in range(50)
+    ] + [{**base, "created": 5, "response": 181, "result": 100,
+          "informed": 24 * 3600 + 1}]  # fmt: skip
+    await _fill(store, rows)
+    service = FigureService(store)
+    start, end = T0, T0 + timedelta(days=81)
+    sql = await service.sql(start, end, AT)
+    assert sql["eco"].response == (50, 51) and sql["eco"].feedback == (50, 51)
+    _same(await service.pure(start, end, AT), sql)
