@@ -1,10 +1,11 @@
-"""Supervision from the wallboard: what awaits a supervisor, and 督办 / 改派 / extension decisions.
+"""Supervision from the wallboard: what awaits a supervisor; 督办, 改派 and extension decisions.
 
 `GET /api/v1/supervision` lists tickets awaiting review or a decision (returns, extension
 requests), open orders with a deadline warning (unsigned past the sign deadline, nearly due)
 and overdue orders. The wallboard reloads it whenever the socket says a ticket moved or a
 deadline passed. Each action goes through the one lifecycle (supervise, redispatch,
-approve/deny_extension) and answers with the ticket as it now is.
+approve/deny_extension; an open ticket's agent through the ticket service) and answers with
+the ticket as it now is.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _item(i: dict[str, Any], kind: str, deadline: str | None) -> dict[str, Any]:
         "lead_department_name": i["lead_department_name"],
         "deadline": deadline,
         "days": i.get("extension_pending_days"),
+        "agent": i.get("accepted_by"),
     }
 
 
@@ -91,6 +93,11 @@ async def supervision(svc: ConsoleServices, locale: str) -> dict[str, Any]:
             {"code": d.code, "name": tree.name(d.code, locale)}
             for d in tree.by_code.values()
             if d.kind in ("city", "district")
+        ],
+        "agents": [
+            {"username": u.username, "name": u.display_name or u.username}
+            for u in await svc.accounts.users()
+            if u.role is Role.AGENT
         ],
     }
 
@@ -144,6 +151,20 @@ async def reassign(request: web.Request) -> web.Response:
         raise field_error("department", "the order is already with this unit", locale)
     ticket = await svc.tickets.act(
         number, viewer, Action.REDISPATCH, payload={"department": department}
+    )
+    return web.json_response(ticket)
+
+
+@routes.post("/api/v1/supervision/{number}/assign")
+async def assign(request: web.Request) -> web.Response:
+    """改派坐席: an open ticket goes to another agent, who becomes its handler."""
+    viewer, locale = await _supervisor(request, unsafe=True)
+    data = await json_body(request)
+    agent = data.get("agent")
+    if not isinstance(agent, str) or not agent.strip():
+        raise field_error("agent", "choose an agent", locale)
+    ticket = await services(request).tickets.assign_agent(
+        request.match_info["number"], viewer, agent.strip()
     )
     return web.json_response(ticket)
 

@@ -1258,6 +1258,11 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "sup.dismiss": ("知道了", "Dismiss"),
     "sup.days": ("{d}天 ", "{d}d "),
+    "sup.assign": ("改派坐席", "Reassign agent"),
+    "sup.to_agent": ("交给坐席", "To agent"),
+    "sup.agent": ("坐席 {agent}", "agent {agent}"),
+    "sup.out.assign": ("已改派给 {agent}", "Now with {agent}"),
+    "action.reassign_agent": ("改派坐席", "Agent reassigned"),
     # --- bad reviews, appeals and the person ledger (review.*, ledger.*) ---
     "nav.reviews": ("差评整改", "Bad reviews"),
     "nav.ledger": ("首问责任台账", "Staff ledger"),

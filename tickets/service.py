@@ -62,6 +62,7 @@ Clock = Callable[[], datetime]
 MAX_INTAKE_BATCH = 64
 _ID_KINDS = ("phone", "wechat_openid", "telegram_id", "email")
 
+CALL_FLOOR = ("agent", "supervisor")  # who can be the agent of a ticket
 OPEN_STATES = tuple(s.value for s in State if s not in TERMINAL_STATES)
 EDITABLE_STATES = {State.RECEIVED, State.PENDING_REVIEW, State.RETURNED, State.WITH_POLICE}
 EDITABLE_FIELDS = {
@@ -1209,6 +1210,50 @@ class TicketService:
             contact_rows = await tx.contacts_of(ticket_id)
         return _reply_point(contact_rows)
 
+    async def assign_agent(self, number: str, viewer: Viewer, agent: str) -> Row:
+        """A supervisor hands an open ticket to another agent, who becomes its handler."""
+        if viewer.role is not Role.SUPERVISOR:
+            raise _refuse(viewer.role, "reassign_agent")
+        now = self.clock()
+        try:
+            async with self.store.write() as tx:
+                row = await self._visible_row(tx, number, viewer)
+                if row["state"] not in OPEN_STATES:
+                    raise Conflict(f"ticket {number} is {row['state']}; only open tickets move")
+                user = await tx.user(username=agent)
+                staff = user is not None and user["active"] and user["role"] in CALL_FLOOR
+                if not staff:
+                    raise InvalidField(f"no agent {agent!r}", field="agent")
+                if row["accepted_by"] == agent:
+                    raise InvalidField("the ticket is already with this agent", field="agent")
+                await tx.update_ticket(
+                    row["id"], row["version"], {"accepted_by": agent, "updated_at": now}
+                )
+                payload = {"agent": agent, "from_agent": row["accepted_by"]}
+                state = State(row["state"])
+                await tx.add_timeline(
+                    row["id"],
+                    _note(now, viewer.username, viewer.role, "reassign_agent", state, payload),
+                )
+                departments = tuple(d["department"] for d in await tx.ticket_departments(row["id"]))
+        except StaleTicket:
+            raise Conflict("the ticket is being changed by someone else; try again") from None
+        await self._publish(
+            TicketChanged(
+                at=now,
+                ticket_id=row["id"],
+                ticket_number=number,
+                action="reassign_agent",
+                from_state=state.value,
+                to_state=state.value,
+                actor=viewer.username,
+                role=viewer.role.value,
+                departments=departments,
+                payload=payload,
+            )
+        )
+        return await self.view(number, viewer)
+
     async def link_phone(self, number: str, viewer: Viewer, phone: str) -> Row:
         """An agent adds the phone number a WeChat/Telegram citizen gave to their record."""
         if viewer.role not in (Role.AGENT, Role.SUPERVISOR):
@@ -1539,6 +1584,7 @@ class TicketService:
                         "sign_due_at",
                         "warn_at",
                         "extension_pending_days",
+                        "accepted_by",
                         "deadline_provisional",
                         "rating",
                         "confidential",

@@ -100,6 +100,17 @@
           finish(li, item, r, tr("sup.out.supervise"));
         });
       };
+    } else if (kind === "assign") {
+      var who = el("select", { name: "agent" }, data.agents.filter(function (a) { return a.username !== item.agent; }).map(function (a) {
+        return el("option", { value: a.username, text: a.name === a.username ? a.name : a.name + " (" + a.username + ")" });
+      }));
+      fields = [el("label", {}, [tr("sup.to_agent"), who])];
+      submit = function () {
+        var label = who.options[who.selectedIndex] ? who.options[who.selectedIndex].text : who.value;
+        return api("POST", "/api/v1/supervision/" + item.number + "/assign", { agent: who.value }).then(function (r) {
+          finish(li, item, r, tr("sup.out.assign", { agent: label }));
+        });
+      };
     } else if (kind === "reassign") {
       var to = el("select", { name: "department" }, deptOptions(item.lead_department));
       fields = [el("label", {}, [tr("sup.to_department"), to])];
@@ -152,7 +163,8 @@
       ]),
       el("div", { cls: "sup-sub" }, [
         el("span", { text: item.subject || item.category_name || "" }),
-        item.lead_department_name ? el("span", { cls: "muted", text: " · " + item.lead_department_name }) : null
+        item.lead_department_name ? el("span", { cls: "muted", text: " · " + item.lead_department_name }) : null,
+        item.agent && !open ? el("span", { cls: "muted", text: " · " + tr("sup.agent", { agent: item.agent }) }) : null
       ]),
       el("div", { cls: "sup-actions" }),
       el("div", { cls: "sup-form", hidden: "hidden" }),
@@ -170,6 +182,11 @@
       var no = el("button", { type: "button", "data-act": "deny", text: tr("sup.deny") });
       no.addEventListener("click", function () { openForm(li, item, "deny"); });
       actions.appendChild(yes); actions.appendChild(no);
+    }
+    if (item.kind === "pending_review" || item.kind === "returned") {
+      var give = el("button", { type: "button", "data-act": "assign", text: tr("sup.assign") });
+      give.addEventListener("click", function () { openForm(li, item, "assign"); });
+      actions.appendChild(give);
     }
     if (open) {
       var sup = el("button", { type: "button", "data-act": "supervise", text: tr("sup.supervise") });

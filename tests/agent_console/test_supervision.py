@@ -180,3 +180,39 @@ async def test_a_sign_deadline_passing_alerts_the_supervisors_live(
     assert [m["number"] for m in to_cg] == [n]  # a unit hears only of its own orders
     for ws in sockets:
         await ws.close()
+
+
+async def test_an_open_ticket_moves_to_another_agent(center: Center, login: Any) -> None:
+    r = await center.tickets.accept(
+        InboundContact(
+            channel=Channel.PHONE,
+            external_id="sup-agent",
+            citizen=CitizenIdentity(name="刘女士", phone="13600136000"),
+            text="举报某小区物业乱收费,要求保密",
+            received_at=datetime.now(UTC),
+            confidential=True,
+            extra={"agent": "agent"},
+        )
+    )
+    n = r.ticket_number
+    await center.tickets.act(n, Viewer("agent", Role.AGENT), Action.SUBMIT_REVIEW)
+    sup, agent, agent2 = await login("sup"), await login("agent"), await login("agent2")
+    assert (await agent2.call("GET", f"/api/v1/tickets/{n}"))["citizen"]["masked"] is True
+    board = await sup.call("GET", "/api/v1/supervision")
+    assert [(i["number"], i["agent"]) for i in board["awaiting"]] == [(n, "agent")]
+    assert {a["username"] for a in board["agents"]} == {"agent", "agent2"}
+    path = f"/api/v1/supervision/{n}/assign"
+    for bad in ({}, {"agent": " "}, {"agent": "nobody"}, {"agent": "cg"}, {"agent": "agent"}):
+        err = await sup.call("POST", path, bad, status=400)
+        assert err["error"]["field"] == "agent", bad
+    await agent.call("POST", path, {"agent": "agent2"}, status=403)
+    t = await sup.call("POST", path, {"agent": "agent2"})
+    assert t["accepted_by"] == "agent2" and t["state"] == "pending_review"
+    last = t["timeline"][-1]
+    assert last["action"] == "reassign_agent" and last["actor"] == "sup"
+    assert last["payload"] == {"agent": "agent2", "from_agent": "agent"}
+    # The new agent is now a handler of the confidential ticket and sees who called.
+    assert (await agent2.call("GET", f"/api/v1/tickets/{n}"))["citizen"]["phone"] == "13600136000"
+    await center.tickets.act(n, SUP, Action.CANCEL, reason="重复诉求")
+    err = await sup.call("POST", path, {"agent": "agent"}, status=409)
+    assert err["error"]["code"] == "conflict"
