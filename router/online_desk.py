@@ -93,6 +93,9 @@ class OnlineDesk:
     async def start(self) -> None:
         """Rebuild the queue and the taken conversations from the store."""
         self.skills = await self.records.skills()
+        for username, skill in self.skills.items():
+            if skill.get("max_chats"):
+                self.presence.limits[username] = int(skill["max_chats"])
         queue: list[Contact] = []
         for row in await self.records.waiting():
             ticket = await self.tickets.ticket_row(row["ticket_id"])

@@ -381,3 +381,25 @@ async def test_a_failed_reply_shows_retrying_then_sent(
     assert news["status"] == "sent"
     texts = [r.body["text"]["content"] for r in fake.delivered() if r.body.get("msgtype") == "text"]
     assert texts.count(text["text"]) == 1
+
+
+async def test_skills_send_an_english_writer_to_the_agent_who_reads_english(floor: Floor) -> None:
+    await floor.agent("sup")
+    for name, languages in (("zhang", ["zh"]), ("li", ["zh", "en"])):
+        status, row = await floor.call(
+            "sup", "PUT", f"/api/v1/agents/{name}/skills",
+            {"categories": ["complaint"], "languages": languages, "max_chats": None},
+        )  # fmt: skip
+        assert status == 200 and row["languages"] == sorted(languages)
+    await floor.agent("zhang")
+    await floor.agent("li")
+    await floor.call("zhang", "POST", "/api/v1/agent/queue", {"action": "login"})
+    floor.clock.advance(minutes=5)  # zhang has waited longest, yet only li reads English
+    await floor.call("li", "POST", "/api/v1/agent/queue", {"action": "login"})
+    await floor.citizen_says("oVisitor", TEXT.format("My residence permit card was lost"))
+    offer = await floor.next(floor.sockets["li"], "chat_offer")
+    assert offer["language"] == "en"
+    await floor.citizen_says("oLocal", TEXT.format("居住证丢了怎么补办"))
+    assert (await floor.next(floor.sockets["zhang"], "chat_offer"))["language"] == "zh"
+    status, err = await floor.call("sup", "PUT", "/api/v1/agents/li/skills", {"languages": ["fr"]})
+    assert status == 400 and err["error"]["field"] == "languages"
