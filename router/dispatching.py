@@ -115,9 +115,9 @@ class DispatchDesk:
 
     async def __call__(self, event: DomainEvent) -> None:
         """On a new urgent ticket whose rule says so, dispatch at once (as the system)."""
-        if not (isinstance(event, ContactAccepted) and event.created_ticket):
-            return
-        t = await self.tickets.ticket_row(event.ticket_id)  # light: most tickets stop here
+        if not (isinstance(event, ContactAccepted) and event.created_ticket and event.urgent):
+            return  # most tickets stop here, without a read
+        t = await self.tickets.ticket_row(event.ticket_id)
         if t is None or t["urgency"] != "urgent" or t["state"] != "received":
             return
         if t["review_required"] or t["accepted_by"]:

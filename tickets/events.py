@@ -28,6 +28,7 @@ class ContactAccepted(DomainEvent):
     contact_id: int
     channel: str
     created_ticket: bool
+    urgent: bool = False  # the ticket it opened is urgent (who dispatches at once looks)
 
 
 @dataclass(frozen=True)

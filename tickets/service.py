@@ -299,6 +299,7 @@ class TicketService:
                         contact_id=outcome.contact_id,
                         channel=c.channel.value,
                         created_ticket=outcome.created_ticket,
+                        urgent=outcome.created_ticket and self._urgent(c),
                     )
                 )
         return outcomes
@@ -478,7 +479,7 @@ class TicketService:
         self, c: InboundContact, number: str, citizen_id: int | None, now: datetime
     ) -> dict[str, Any]:
         cat = self.category_rows.get(c.category or "")
-        urgent = bool(cat and cat["urgent"])
+        urgent = self._urgent(c)
         review = (
             bool(cat and cat["review_required"]) or c.channel.value in self.rules.review_channels
         )
@@ -502,6 +503,11 @@ class TicketService:
             "updated_at": now,
             "last_contact_at": now,
         }
+
+    def _urgent(self, c: InboundContact) -> bool:
+        """Whether the ticket this contact opens is urgent (its category says so)."""
+        cat = self.category_rows.get(c.category or "")
+        return bool(cat and cat["urgent"])
 
     def _accepted_notices(
         self, opened: Iterable[tuple[InboundContact, int, Row]], now: datetime
