@@ -868,7 +868,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.rules.co": ("协办单位", "Co-handlers"),
     "admin.rules.priority": ("优先级", "Priority"),
     "admin.rules.auto": ("即时派单", "Auto"),
-    "admin.rules.auto_yes": ("紧急即派", "Dispatch at once"),
+    "admin.rules.auto_yes": ("紧急即派", "At once"),
     "admin.rules.auto_label": ("紧急工单即时派单", "Dispatch urgent tickets at once"),
     "admin.rules.none": ("还没有派单规则。", "No dispatch rules yet."),
     "admin.rules.order": (
@@ -1263,6 +1263,15 @@ CATALOG: dict[str, tuple[str, str]] = {
     "sup.agent": ("坐席 {agent}", "agent {agent}"),
     "sup.out.assign": ("已改派给 {agent}", "Now with {agent}"),
     "action.reassign_agent": ("改派坐席", "Agent reassigned"),
+    "portal.news.new": ("新交办工单 {n} 件", "{n} new order(s)"),
+    "portal.news.show": ("查看", "Show"),
+    "portal.news.supervise": ("工单 {number} 已被督办", "Order {number} is being supervised"),
+    "portal.news.sign_overdue": (
+        "工单 {number} 已超过签收时限",
+        "Order {number} is past its sign deadline",
+    ),
+    "portal.news.overdue": ("工单 {number} 已超过办理期限", "Order {number} is past its deadline"),
+    "portal.news.due_warning": ("工单 {number} 临近办理期限", "Order {number} is nearly due"),
     # --- bad reviews, appeals and the person ledger (review.*, ledger.*) ---
     "nav.reviews": ("差评整改", "Bad reviews"),
     "nav.ledger": ("首问责任台账", "Staff ledger"),
@@ -1382,6 +1391,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "review.err.final": ("该差评工单已办结。", "The case is already closed."),
     "review.err.appeal_open": ("已有待复核的申诉,不能重复申诉。", "An appeal is already pending."),
     "review.err.no_appeal": ("没有待复核的申诉。", "There is no pending appeal."),
+    "review.err.files": (
+        "佐证附件只能是照片(JPG、PNG、WebP、GIF)或PDF,最多6个,每个不超过10MB。",
+        "Evidence files must be photos (JPG, PNG, WebP, GIF) or PDF, at most 6 of 10 MB each.",
+    ),
+    "review.files": ("佐证附件", "Evidence files"),
+    "review.files_hint": ("照片或PDF,选填", "photos or PDF, optional"),
     "ledger.title": ("首问首办责任台账", "First-contact responsibility ledger"),
     "ledger.rule": (
         "按人员统计滚动两年内经核实的有效投诉,对照后果表落实处理。",
@@ -1615,6 +1630,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "fig.err.name": ("请填写名称", "a name is needed"),
     "fig.err.class": ("没有这个分类", "no such class"),
     # --- channels: media and notices (media.*) ---
+    "media.fetching": ("正在从平台获取", "being fetched from the platform"),
+    "media.refused.size": ("文件过大,未保存", "too large, not kept"),
+    "media.refused.type": ("文件类型不接收,未保存", "file type not accepted, not kept"),
+    "media.refused.unavailable": ("平台已无法提供,未保存", "no longer available, not kept"),
+    "media.refused.count": ("附件数量超限,未保存", "too many files, not kept"),
+    "media.refused.total": ("附件总量超限,未保存", "files too large in total, not kept"),
 }
 
 

@@ -168,4 +168,11 @@ async def test_every_admin_page_at_desktop_size(
     await page.locator("#admin-flash.ok").wait_for()
     presence = center.app[SERVICES].presence
     assert presence is not None and presence.max_chats == 5
+    # The same pages in English.
+    await page.goto(base + "/admin/rules?lang=en")
+    assert "Dispatch rules" in await page.inner_text("h1")
+    await page.screenshot(path=str(SHOTS / "admin-rules-en.png"))
+    await page.goto(base + "/admin/calendar?lang=en&month=2026-10")
+    assert "National Day" in await page.inner_text("#calendar")
+    await page.screenshot(path=str(SHOTS / "admin-calendar-en.png"))
     assert not errors, errors
