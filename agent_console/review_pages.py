@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,8 +20,10 @@ from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 from agent_console.pages import _ctx as page_context
+from agent_console.portal_pages import CONTENT_TYPES, MAGIC, RESULT_RULES
 from agent_console.web import (
     ApiError,
     field_error,
@@ -57,6 +60,7 @@ from reports.ledger import (
     window_start,
 )
 from tickets import review_cases as rc
+from tickets.attachments import FileStore
 from tickets.catalog import t
 from tickets.events import DeadlineWarning, DomainEvent, TicketChanged
 from tickets.model import Role, State, TimelineEntry
@@ -333,8 +337,10 @@ class ReviewDesk:
             }
             for s in steps
         ]
+        files = [s["detail"].get("attachments") or [] for s in steps if s["action"] == "appeal"]
         out["appeals"] = [
             {
+                "attachments": files[i] if i < len(files) else [],
                 "reason": a["reason"],
                 "evidence": a["evidence"],
                 "filed_by": a["filed_by"],
@@ -344,7 +350,7 @@ class ReviewDesk:
                 "decided_at": _iso(a["decided_at"]),
                 "decision_reason": a["decision_reason"],
             }
-            for a in appeals
+            for i, a in enumerate(appeals)
         ]
         return out
 
@@ -359,11 +365,15 @@ class ReviewDesk:
         note: str,
         evidence: str = "",
         complex_case: bool | None = None,
+        attachments: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any]:
         """Apply one action; the step, the ticket's timeline, the audit line and (uphold)
-        the rating's exclusion from the figures commit together."""
+        the rating's exclusion from the figures commit together. An appeal may carry
+        evidence files already stored (`attachments`: name, content_type, size, ref)."""
         note = _text(note, "note", required=False)
         evidence = _text(evidence, "evidence", required=False)
+        if attachments and action is not CaseAction.APPEAL:
+            raise InvalidField("only an appeal carries evidence files", field="files")
         for _attempt in range(3):
             now = self.tickets.clock()
             try:
@@ -385,7 +395,7 @@ class ReviewDesk:
                         if e.field:
                             raise InvalidField(str(e), field=e.field) from e
                         raise ReviewRefused(str(e), rule=e.code) from e
-                    await self._write(tx, row, after, step, evidence)
+                    await self._write(tx, row, after, step, evidence, list(attachments))
                 break
             except StaleTicket:
                 continue
@@ -393,7 +403,15 @@ class ReviewDesk:
             raise Conflict("the case is being changed by someone else; try again")
         return await self.detail(case_id, viewer)
 
-    async def _write(self, tx: Any, row: Row, after: Case, step: CaseStep, evidence: str) -> None:
+    async def _write(
+        self,
+        tx: Any,
+        row: Row,
+        after: Case,
+        step: CaseStep,
+        evidence: str,
+        attachments: list[dict[str, Any]],
+    ) -> None:
         a, now = step.action, step.at
         await rc.update_case(
             tx,
@@ -415,6 +433,9 @@ class ReviewDesk:
             detail.update(complex=after.complex_case, rectify_due=after.rectify_due.isoformat())
         if a is CaseAction.APPEAL:
             detail["evidence"] = evidence
+            if attachments:
+                # On the ticket's timeline too: whoever may see the ticket may open them.
+                detail["attachments"] = attachments
             await rc.add_appeal(
                 tx,
                 {
@@ -683,6 +704,40 @@ def _complaint(r: Row) -> Complaint:
     )
 
 
+EVIDENCE_RULES = RESULT_RULES  # photos and PDFs, as a department's result carries
+
+
+def _evidence(form: Any) -> list[tuple[str, str, bytes]]:
+    """The evidence files of an appeal form, each checked by type, size and first bytes."""
+    out: list[tuple[str, str, bytes]] = []
+    total = 0
+    for f in form.getall("files", []):
+        if not isinstance(f, FileField) or not f.filename:
+            continue
+        name, data = f.filename, f.file.read()
+        ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        why = EVIDENCE_RULES.rejection(name, len(data), len(out), total)
+        if why is not None or not data.startswith(MAGIC.get(ext, (b"\0\0\0\0\0\0",))):
+            raise InvalidField(f"{name}: photos or PDF, at most 6 files of 10 MB", field="files")
+        out.append((name, CONTENT_TYPES[ext], data))
+        total += len(data)
+    return out
+
+
+async def _store_evidence(request: web.Request, form: Any) -> list[dict[str, Any]]:
+    files = _evidence(form)
+    if not files:
+        return []
+    root = services(request).files
+    if root is None:
+        raise InvalidField("this center keeps no files", field="files")
+    saved = await FileStore(root.root, EVIDENCE_RULES).save_all(files)
+    return [
+        {"name": a.name, "content_type": a.content_type, "size": a.size, "ref": a.ref}
+        for a in saved
+    ]
+
+
 DESK = web.AppKey("review_desk", ReviewDesk)
 
 
@@ -868,7 +923,16 @@ async def review_act_api(request: web.Request) -> web.Response:
     viewer = await _viewer(request, *REVIEW_ROLES, unsafe=True)
     locale = locale_of(request)
     action = _action(request.match_info["action"], locale)
-    body = await json_body(request)
+    attachments: list[dict[str, Any]] = []
+    if request.content_type == "multipart/form-data":  # an appeal with evidence files
+        form = await request.post()
+        body: dict[str, Any] = {k: form.get(k) for k in ("note", "evidence", "complex")}
+        if action is CaseAction.APPEAL:
+            attachments = await _store_evidence(request, form)
+        elif _evidence(form):
+            raise InvalidField("only an appeal carries evidence files", field="files")
+    else:
+        body = await json_body(request)
     case = await desk_of(request).act(
         _case_id(request),
         viewer,
@@ -876,6 +940,7 @@ async def review_act_api(request: web.Request) -> web.Response:
         note=str(body.get("note") or ""),
         evidence=str(body.get("evidence") or ""),
         complex_case=_complex_flag(body.get("complex")),
+        attachments=attachments,
     )
     return web.json_response(case)
 
@@ -1026,6 +1091,7 @@ async def review_form(request: web.Request) -> web.Response:
     action = _action(str(form.get("action", "")), locale)
     path = f"/reviews/{case_id}"
     try:
+        attachments = await _store_evidence(request, form) if action is CaseAction.APPEAL else []
         await desk_of(request).act(
             case_id,
             viewer,
@@ -1033,6 +1099,7 @@ async def review_form(request: web.Request) -> web.Response:
             note=str(form.get("note", "")),
             evidence=str(form.get("evidence", "")),
             complex_case=_complex_flag(form.get("complex")),
+            attachments=attachments,
         )
     except (InvalidField, ReviewRefused) as e:
         key = f"review.err.{e.details.get('field') or e.details.get('rule') or 'order'}"

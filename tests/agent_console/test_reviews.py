@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from agent_console.review_pages import DESK
@@ -240,3 +241,44 @@ async def test_a_city_sets_its_own_consequences(tmp_path: Path) -> None:
         ]
     finally:
         await c.stop()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+async def test_appeal_with_evidence_files(center: Center, login: Any) -> None:
+    a = await bad_rating(center, login, "chengguan")
+    cg, eco, sup = await login("cg"), await login("eco"), await login("sup")
+    [case] = (await cg.call("GET", "/api/v1/reviews"))["cases"]
+    path = f"/api/v1/reviews/{case['id']}/appeal"
+    headers = {"X-CSRF-Token": cg.csrf}
+    # A renamed executable is refused and nothing is recorded.
+    form = FormData()
+    form.add_field("note", "物业纠纷")
+    form.add_field("files", b"MZ\x90\x00" * 8, filename="photo.png", content_type="image/png")
+    resp = await cg.client.post(path, data=form, headers=headers)
+    assert resp.status == 400 and (await resp.json())["error"]["field"] == "files"
+    assert (await cg.call("GET", f"/api/v1/reviews/{case['id']}"))["appeal"] == "none"
+    form = FormData()
+    form.add_field("note", "摊点在小区红线内")
+    form.add_field("evidence", "见现场照片")
+    form.add_field("files", PNG, filename="site-photo.png", content_type="image/png")
+    resp = await cg.client.post(path, data=form, headers=headers)
+    assert resp.status == 200, await resp.text()
+    [appeal] = (await resp.json())["appeals"]
+    [f] = appeal["attachments"]
+    assert (f["name"], f["size"]) == ("site-photo.png", len(PNG))
+    digest = f["ref"][7:]
+    for who, status in ((cg, 200), (sup, 200), (eco, 404)):
+        got = await who.client.get(f"/tickets/{a}/files/{digest}")
+        assert got.status == status
+        if status == 200:
+            assert await got.read() == PNG
+    page = await (await sup.client.get(f"/reviews/{case['id']}")).text()
+    assert "site-photo.png" in page
+    # Files go with an appeal only.
+    form = FormData()
+    form.add_field("note", "联系过了")
+    form.add_field("files", PNG, filename="x.png", content_type="image/png")
+    resp = await cg.client.post(f"/api/v1/reviews/{case['id']}/contact", data=form, headers=headers)
+    assert resp.status == 400

@@ -119,9 +119,14 @@ async def test_bad_rating_contact_appeal_uphold_and_the_ledger(
     await appeal.locator("textarea[name=evidence]").fill(
         "现场照片3张;小区规划红线图(编号HZ-2019-031)。"
     )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(64)
+    await appeal.locator("input[type=file]").set_input_files(
+        files=[{"name": "现场照片.png", "mimeType": "image/png", "buffer": png}]
+    )
     await appeal.locator("button").click()
     await page.wait_for_url("**flash=*")
     assert "申诉待复核" in await page.inner_text(".rv-appeal")
+    assert "现场照片.png" in await page.inner_text(".rv-appeal")
     await page.screenshot(path=str(SHOTS / "review_case_department.png"), full_page=True)
     mobile = await browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     m = await mobile.new_page()
