@@ -256,6 +256,11 @@ async def test_agent_takes_a_chat_replies_and_answers_a_letter(
     timeline = (await ticket.json())["timeline"]
     notes = [e for e in timeline if e["action"] == "letter_reply"]
     assert len(notes) == 1 and notes[0]["reason"] == reply and notes[0]["actor"] == "wang"
+    ticket_page = await page.context.new_page()
+    await ticket_page.goto(desk.base + f"/tickets/{number}")
+    await expect(ticket_page.locator(".tl-letter_reply")).to_contain_text("答复来信")
+    await ticket_page.screenshot(path=str(SHOTS / "ticket-letter-answered.png"))
+    await ticket_page.close()
 
     # Done with the letter: back to the chat tab.
     await page.click("#od-end")
