@@ -445,6 +445,7 @@ async def users_page(request: web.Request) -> web.Response:
         session,
         "admin_users.html",
         users=await _admin(request).users(q, role),
+        changes=await _admin(request).recent_changes(),
         q=q,
         role_filter=role or "",
         roles=[r.value for r in STAFF_ROLES],

@@ -228,6 +228,11 @@ class AdminService:
         )
         return await self._user(username), password
 
+    async def recent_changes(self, limit: int = 12) -> list[dict[str, Any]]:
+        """Who changed what in the set-up lately (from the audit log)."""
+        async with self.store.read() as tx:
+            return await sql.admin_audit(tx, limit)
+
     async def _user(self, username: str) -> dict[str, Any]:
         async with self.store.read() as tx:
             row = await tx.user(username=username)

@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from tickets.store import Row, Tx
 from tickets.tables import (
     admin_settings,
+    audit_log,
     calendar_overrides,
     categories,
     channel_bindings,
@@ -207,3 +208,14 @@ async def class_names(tx: Tx) -> dict[str, tuple[str, str]]:
         department_classes.c.code, department_classes.c.name_zh, department_classes.c.name_en
     )
     return {r["code"]: (r["name_zh"], r["name_en"]) for r in (await tx.conn.execute(q)).mappings()}
+
+
+async def admin_audit(tx: Tx, limit: int = 12) -> list[Row]:
+    """The latest changes made in the admin console (newest first)."""
+    q = (
+        select(audit_log)
+        .where(audit_log.c.action.like("admin.%"))
+        .order_by(audit_log.c.id.desc())
+        .limit(limit)
+    )
+    return _rows(await tx.conn.execute(q))

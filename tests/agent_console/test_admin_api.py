@@ -161,6 +161,9 @@ async def test_users_add_change_disable_reset(
         "admin.password_reset",
     } <= actions
     assert all(a["username"] == "admin" for a in audit if a["action"].startswith("admin."))
+    page = await (await admin.client.get("/admin/users")).text()
+    recent = page[page.index('id="admin-audit"') :]
+    assert "重置密码" in recent and "停用用户" in recent and "chen" in recent
 
 
 async def test_departments_add_move_deactivate_and_refuse_to_delete_used_ones(
