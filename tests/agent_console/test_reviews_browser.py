@@ -146,6 +146,9 @@ async def test_bad_rating_contact_appeal_uphold_and_the_ledger(
     assert await rows.count() == 5
     assert "rv-late" in (await rows.first.get_attribute("class") or "")
     await sp.screenshot(path=str(SHOTS / "reviews.png"), full_page=True)
+    await sp.goto(base + "/reviews?lang=en")
+    assert "Bad reviews 3-5-15" in await sp.inner_text("h1")
+    await sp.screenshot(path=str(SHOTS / "reviews_en.png"), full_page=True)
     await sp.goto(base + f"/reviews/{cases[numbers[0]]}")
     uphold = sp.locator("details.action", has_text="复核:申诉成立")
     await uphold.locator("summary").click()
