@@ -27,7 +27,7 @@ from hotline.settings import load_settings
 from tests.connectors.wechat.conftest import AES_KEY, APP_ID, TOKEN, safe_mode
 from tests.fakes.clock import FakeClock
 from tests.fakes.wechat_api import WechatApiFake
-from tickets.model import Role
+from tickets.model import Channel, CitizenIdentity, InboundContact, Role
 from tickets.outbox import OutboxWorker
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -403,3 +403,53 @@ async def test_skills_send_an_english_writer_to_the_agent_who_reads_english(floo
     assert (await floor.next(floor.sockets["zhang"], "chat_offer"))["language"] == "zh"
     status, err = await floor.call("sup", "PUT", "/api/v1/agents/li/skills", {"languages": ["fr"]})
     assert status == 400 and err["error"]["field"] == "languages"
+
+
+async def test_a_telegram_reply_goes_out_with_send_message_once(tmp_path: Path) -> None:
+    from tests.connectors.telegram.conftest import make_bot  # noqa: F401  (PTB test settings)
+    from tests.fakes.telegram_api import TOKEN as TG_TOKEN
+    from tests.fakes.telegram_api import TelegramApiFake
+
+    fake = TelegramApiFake()
+    api = TestServer(fake.app(), host="127.0.0.1")
+    await api.start_server()
+    clock = FakeClock(NOW)
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        telegram={"bot_token": TG_TOKEN, "api_base_url": fake.base_url(str(api.make_url("")))},
+    )
+    center = build(settings, clock=clock, hasher=PasswordHasher(time_cost=1, memory_cost=1024))
+    await center.start()
+    await load_reference_data(center.tickets)
+    await center.accounts.add_user("li", PASSWORD, Role.AGENT)
+    floor = await _floor(center, clock)
+    try:
+        await floor.agent("li")
+        await floor.call("li", "POST", "/api/v1/agent/queue", {"action": "login"})
+        await center.tickets.accept(
+            InboundContact(
+                channel=Channel.TELEGRAM, external_id="tg:555:1",
+                citizen=CitizenIdentity(telegram_id="5550001", name="Alex"),
+                text="Where can I renew my residence permit?", received_at=clock(),
+            )
+        )  # fmt: skip
+        await floor.settle()
+        offer = await floor.next(floor.sockets["li"], "chat_offer")
+        assert (offer["channel"], offer["citizen"], offer["language"]) == ("telegram", "Alex", "en")
+        await floor.call("li", "POST", f"/api/v1/online/{offer['ticket_id']}/accept")
+        answer = "At any district service centre; bring your passport."
+        _, reply = await floor.call(
+            "li", "POST", f"/api/v1/online/{offer['ticket_id']}/reply", {"text": answer, "key": "t"}
+        )
+        worker = OutboxWorker(center.outbox, center.senders)
+        await worker.run_once()
+        await worker.run_once()
+        await floor.settle()
+        sent = [c for c in fake.calls("sendMessage") if c.params.get("text") == answer]
+        assert len(sent) == 1 and int(sent[0].params["chat_id"]) == 5550001
+        news = await floor.next(floor.sockets["li"], "reply_status")
+        assert (news["id"], news["status"]) == (reply["outbox_id"], "sent")
+    finally:
+        await floor.close()
+        await center.stop()
+        await api.close()
