@@ -553,3 +553,100 @@ async def sla_page(request: web.Request) -> web.Response:
     runtime = request.app[ADMIN]
     sla = await runtime.service.sla(runtime.defaults)
     return _page(request, session, "admin_sla.html", sla=sla.model_dump())
+
+
+# -- the admin API in the OpenAPI description -------------------------------------------
+
+
+def _op(summary: str, ok: str, errors: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    texts = {
+        "400": "bad field value (the error names the field)",
+        "401": "not signed in",
+        "403": "not an admin (supervisors may read), or CSRF token missing",
+        "409": "the last admin, or a unit still referred to",
+    }
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["admin"],
+        "responses": {
+            "200": {"description": ok},
+            **{c: {"description": texts[c]} for c in errors.split()},
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object", "properties": body}}},
+        }
+    return op
+
+
+_S, _B, _N, _I = {"type": "string"}, {"type": "boolean"}, {"type": "number"}, {"type": "integer"}
+_USER = {"username": _S, "display_name": _S, "role": _S, "department": _S, "extension": _S,
+         "telegram_id": _S}  # fmt: skip
+_DEPT = {"code": _S, "name_zh": _S, "name_en": _S, "parent_code": _S, "kind": _S, "phone": _S,
+         "active": _B}  # fmt: skip
+_CAT = {"code": _S, "parent_code": _S, "name_zh": _S, "name_en": _S, "complexity": _S,
+        "limit_days": _I, "limit_hours": _N, "urgent": _B, "review_required": _B}  # fmt: skip
+_LINE = {"name_zh": _S, "name_en": _S, "target": _S, "kind": {"enum": list(LINE_KINDS)},
+         "enabled": _B, "sort": _I}  # fmt: skip
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/admin/users": {
+        "get": _op("Staff accounts (?q= search, ?role=)", "accounts", "401 403"),
+        "post": _op("Add an account; the password is in this answer only", "user and password",
+                    "400 401 403", _USER),
+    },
+    "/api/v1/admin/users/{username}": {
+        "patch": _op("Change role, department, name, extension, Telegram id", "the user",
+                     "400 401 403 409", _USER),
+    },
+    "/api/v1/admin/users/{username}/disable": {
+        "post": _op("Disable; every session ends at once", "the user", "400 401 403 409")
+    },
+    "/api/v1/admin/users/{username}/enable": {
+        "post": _op("Enable again", "the user", "400 401 403")
+    },
+    "/api/v1/admin/users/{username}/password": {
+        "post": _op("Reset the password (shown once)", "the new password", "400 401 403")
+    },
+    "/api/v1/admin/departments": {
+        "get": _op("The department tree, inactive units included", "units", "401 403"),
+        "post": _op("Add a unit", "its code", "400 401 403", _DEPT),
+    },
+    "/api/v1/admin/departments/{code}": {
+        "patch": _op("Rename, move, (de)activate", "its code", "400 401 403", _DEPT),
+        "delete": _op("Delete a unit nothing refers to", "deleted", "400 401 403 409"),
+    },
+    "/api/v1/admin/categories": {
+        "get": _op("Categories with limits, urgency and review flag", "categories", "401 403"),
+        "post": _op("Add a category", "its code", "400 401 403", _CAT),
+    },
+    "/api/v1/admin/categories/{code}": {
+        "patch": _op("Limit, urgency, review before dispatch, names", "the category",
+                     "400 401 403", _CAT),
+    },
+    "/api/v1/admin/dispatch_rules/test": {
+        "post": _op("Which saved rule a ticket would follow", "the suggestion or null",
+                    "400 401 403", {"category": _S, "district": _S, "text": _S}),
+    },
+    "/api/v1/admin/lines": {"get": _op("Transfer lines", "lines", "401 403")},
+    "/api/v1/admin/lines/{code}": {
+        "put": _op("Add or change a line (used at once)", "the line", "400 401 403", _LINE),
+        "delete": _op("Remove a line", "deleted", "400 401 403"),
+    },
+    "/api/v1/admin/calendar/{month}": {
+        "get": _op("A month (YYYY-MM) as the deadline clock sees it", "days", "400 401 403")
+    },
+    "/api/v1/admin/calendar/days/{day}": {
+        "put": _op("Add an override with its reason; deadlines recomputed",
+                   "recomputed ticket numbers", "400 401 403",
+                   {"is_workday": _B, "reason": _S}),
+        "delete": _op("Remove an override; deadlines recomputed", "recomputed ticket numbers",
+                      "400 401 403"),
+    },
+    "/api/v1/admin/sla": {
+        "get": _op("Service-level settings in force", "settings", "401 403"),
+        "put": _op("Change some settings", "settings", "400 401 403",
+                   {k: _N for k in SlaSettings.model_fields}),
+    },
+}  # fmt: skip

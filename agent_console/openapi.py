@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_console.admin_pages import OPENAPI_PATHS as ADMIN_PATHS
 from tickets.lifecycle import Action
 from tickets.model import Channel, RatingLevel, State
 
@@ -272,6 +273,7 @@ def spec() -> dict[str, Any]:
             }
         },
     }
+    paths.update(ADMIN_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -431,3 +431,19 @@ async def test_the_department_tree_shows_each_units_class(center: Center, login:
     page = await (await admin.client.get("/admin/departments")).text()
     assert "窗口服务类" in page
     assert "Public-facing" in await (await admin.client.get("/admin/departments?lang=en")).text()
+
+
+async def test_the_admin_api_is_described(center: Center, anon: TestClient[Any, Any]) -> None:
+    spec = await (await anon.get("/api/openapi.json")).json()
+    described = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    served = set()
+    for route in center.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith("/api/v1/admin/") and route.method != "HEAD":
+            served.add((path.replace("{action:disable|enable}", "{action}"), route.method))
+    served = {(p.replace("{username}/{action}", "{username}/disable"), m) for p, m in served} | {
+        (p.replace("{username}/{action}", "{username}/enable"), m) for p, m in served
+    }
+    missing = {(p, m) for p, m in served if "{action}" not in p} - described
+    assert not missing, missing
