@@ -133,6 +133,8 @@ async def test_bad_rating_contact_appeal_uphold_and_the_ledger(
     await _sign_in(m, base, "cg")
     await m.goto(base + "/reviews")
     await m.screenshot(path=str(SHOTS / "reviews_department_mobile.png"), full_page=True)
+    await m.goto(base + f"/reviews/{cases[numbers[0]]}")
+    await m.screenshot(path=str(SHOTS / "review_case_department_mobile.png"), full_page=True)
     await mobile.close()
     # Department A cannot open B's case.
     resp = await page.goto(base + f"/reviews/{cases[numbers[1]]}")
@@ -162,6 +164,9 @@ async def test_bad_rating_contact_appeal_uphold_and_the_ledger(
     await sp.screenshot(path=str(SHOTS / "review_case.png"), full_page=True)
     await sp.goto(base + f"/tickets/{numbers[0]}")
     timeline = await sp.inner_text("ol.timeline")
+    await sp.click("ol.timeline a[href='/reviews/%d']" % cases[numbers[0]])
+    await sp.wait_for_url(f"**/reviews/{cases[numbers[0]]}")
+    await sp.go_back()
     assert "申诉复核:成立" in timeline and "申诉成立" in timeline
     after = (await figures.sql(lo, hi, center.tickets.clock()))["chengguan"]
     assert after.satisfaction == (0, 0) and after.excluded == 1
