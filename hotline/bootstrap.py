@@ -40,6 +40,7 @@ from connectors.wechat.messages import MEDIA_REF_PREFIX
 from connectors.wechat.sender import WechatSender
 from hotline.settings import Settings
 from reports.briefing import BriefingService
+from reports.figures import Rules
 from reports.ledger import Consequences
 from reports.service import FigureService
 from router.briefings import BriefingScheduler, Schedule
@@ -59,6 +60,7 @@ from tickets.attachments import AttachmentRules, FileStore
 from tickets.bus import EventBus, InProcessBus
 from tickets.calls import CallLog
 from tickets.mailbox_records import MailboxEntry, MailboxRecords
+from tickets.model import RatingLevel
 from tickets.online_contacts import OnlineRecords
 from tickets.outbox import Outbox, OutboxWorker, Sender
 from tickets.service import Clock, TicketService, system_clock
@@ -334,7 +336,15 @@ def build(
             calls=calls,
             dispatching=dispatching,
             figures=FigureService(
-                store, service_level_seconds=settings.asterisk.service_level_seconds
+                store,
+                rules=Rules(
+                    response_seconds=settings.figures.response_seconds,
+                    default_response_seconds=settings.figures.default_response_seconds,
+                    feedback_hours=settings.figures.feedback_hours,
+                    satisfied=frozenset(RatingLevel(v) for v in settings.figures.satisfied),
+                    weights=settings.figures.weights,
+                ),
+                service_level_seconds=settings.asterisk.service_level_seconds,
             ),
             presence=presence,
             online=online,

@@ -129,6 +129,42 @@ class BriefingSettings(BaseModel):
     min_follow_ups: int = Field(10, ge=1)  # the ranking's minimum, as on /reports/ranking
 
 
+class FigureSettings(BaseModel):
+    """How the figures are counted: the statistics office's rules (see reports/figures.py)."""
+
+    # 即时响应率: a contact is answered in time within its channel's limit, in seconds.
+    response_seconds: dict[str, float] = {
+        "phone": 15, "wechat": 180, "telegram": 180, "sms": 180, "mailbox": 86400, "web": 86400,
+    }  # fmt: skip
+    default_response_seconds: float = Field(86400, gt=0)
+    feedback_hours: float = Field(24, gt=0)  # 及时反馈率: the citizen told within this long
+    # 满意率: the rating levels that count as satisfied.
+    satisfied: list[
+        Literal["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied"]
+    ] = ["very_satisfied", "satisfied", "basically_satisfied"]
+    # 服务指数 weights (Huzhou by default); they add up to 1.
+    weights: dict[str, float] = {
+        "response": 0.15, "on_time": 0.15, "feedback": 0.10, "satisfaction": 0.60,
+    }  # fmt: skip
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        names = ("response", "on_time", "feedback", "satisfaction")
+        if any(k not in names for k in value) or any(not 0 <= v <= 1 for v in value.values()):
+            raise ValueError("weights of " + ", ".join(names) + ", each from 0 to 1")
+        if abs(sum(value.values()) - 1) > 0.001:
+            raise ValueError("weights must add up to 1")
+        return value
+
+    @field_validator("response_seconds")
+    @classmethod
+    def _limits(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(v <= 0 for v in value.values()):
+            raise ValueError("each channel's limit is a number of seconds above 0")
+        return value
+
+
 Consequence = Literal["talk", "criticism", "reassign", "suspend", "dismiss"]
 
 
@@ -176,6 +212,7 @@ class Settings(BaseSettings):
     briefing: BriefingSettings = BriefingSettings()
     online: OnlineSettings = OnlineSettings()
     reviews: ReviewSettings = ReviewSettings()
+    figures: FigureSettings = FigureSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -66,3 +66,25 @@ def test_cli_prints_what_the_api_answers(tmp_path: Path) -> None:
     assert "YYYY-MM-DD" in out
     out = run("figures", "--from", end, "--to", start, "--data-dir", data, ok=False)
     assert "after start" in out
+
+
+def test_the_counting_rules_come_from_the_settings(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    run("demo", "--data-dir", data, "--count", "60")
+    start, end = (d.isoformat() for d in quarter_of(datetime.now(UTC).date()))
+    args = ("figures", "--from", start, "--to", end, "--format", "json", "--data-dir", data)
+    default = json.loads(run(*args))["center"]
+    strict = json.loads(
+        run(
+            *args,
+            env={
+                "HOTLINE_FIGURES__SATISFIED": '["very_satisfied"]',
+                "HOTLINE_FIGURES__WEIGHTS": '{"satisfaction": 1}',
+            },
+        )  # fmt: skip
+    )["center"]
+    n, d = strict["counts"]["satisfaction"]
+    assert d == default["counts"]["satisfaction"][1] and n < default["counts"]["satisfaction"][0]
+    assert strict["index"] == round(100 * n / d, 2)
+    out = run(*args, env={"HOTLINE_FIGURES__WEIGHTS": '{"satisfaction": 0.5}'}, ok=False)
+    assert "figures.weights" in out and "add up to 1" in out
