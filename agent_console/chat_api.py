@@ -142,6 +142,20 @@ async def reply(request: web.Request) -> web.Response:
     return await _run(request, work)
 
 
+@routes.get("/api/v1/agents/skills")
+async def skills(request: web.Request) -> web.Response:
+    """Every agent's skills and own chat limit (supervisors, admins)."""
+    _, viewer = await signed_in(request)
+    require_role(viewer, Role.SUPERVISOR, Role.ADMIN, locale=locale_of(request))
+    desk = _desk(request)
+    return web.json_response(
+        [
+            {**row, "updated_at": row["updated_at"].isoformat()}
+            for _, row in sorted((await desk.records.skills()).items())
+        ]
+    )
+
+
 @routes.put("/api/v1/agents/{username}/skills")
 async def put_skills(request: web.Request) -> web.Response:
     """An agent's skills (categories, languages) and most concurrent chats (supervisors, admins)."""

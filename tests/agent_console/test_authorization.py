@@ -263,6 +263,7 @@ async def test_online_desk_by_role(center: Center, login: Any) -> None:
         "/api/v1/online": {"agent": 200, "agent2": 200, "sup": 200},
         # the conversation: its agent and the supervisors, not another agent
         f"/api/v1/online/{ticket}": {"agent": 200, "sup": 200},
+        "/api/v1/agents/skills": {"sup": 200, "admin": 200},
     }
     for who in ("agent", "agent2", "sup", "admin", "cg", "cg_jinniu", "eco", "police"):
         api = await login(who)
@@ -280,6 +281,8 @@ async def test_online_desk_by_role(center: Center, login: Any) -> None:
     await agent.call("PUT", "/api/v1/agents/agent2/skills", skills, status=403)
     await cg.call("PUT", "/api/v1/agents/agent2/skills", skills, status=403)
     assert (await sup.call("PUT", "/api/v1/agents/agent2/skills", skills))["max_chats"] == 2
+    [row] = await sup.call("GET", "/api/v1/agents/skills")
+    assert (row["username"], row["languages"]) == ("agent2", ["en", "zh"])
     await sup.call("PUT", "/api/v1/agents/cg/skills", skills, status=400)
 
 
