@@ -3,6 +3,7 @@ its numbers (drill-down), and both as XLSX; JSON for the API, pages for people."
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from reports.xlsx import drill_xlsx, ranking_xlsx
 from tickets.model import Role
 
 routes = web.RouteTableDef()
+QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -43,12 +45,30 @@ def _period(request: web.Request) -> Period:
     now = svc.tickets.clock()
     today = now.astimezone(tz).date()
     q = request.query
+    if q.get("quarter"):
+        m = QUARTER.match(q["quarter"])
+        if not m:
+            raise field_error("quarter", "YYYYQn, e.g. 2026Q4", locale)
+        start, end = quarter_of(date(int(m[1]), 3 * int(m[2]) - 2, 1))
+        return Period(start, end, tz, now)
     try:
         start = date.fromisoformat(q["start"]) if q.get("start") else quarter_of(today)[0]
         end = date.fromisoformat(q["end"]) if q.get("end") else quarter_of(today)[1]
     except ValueError:
         raise field_error("start", "YYYY-MM-DD", locale) from None
     return Period(start, end, tz, now)
+
+
+def _recent_quarters(request: web.Request) -> list[str]:
+    """This quarter and the three before it, newest first (YYYYQn)."""
+    svc = services(request)
+    today = svc.tickets.clock().astimezone(ZoneInfo(svc.tickets.timezone)).date()
+    year, q = today.year, (today.month - 1) // 3 + 1
+    out = []
+    for _ in range(4):
+        out.append(f"{year}Q{q}")
+        year, q = (year - 1, 4) if q == 1 else (year, q - 1)
+    return out
 
 
 async def _supervisor(request: web.Request) -> None:
@@ -110,7 +130,13 @@ async def ranking_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template(
         "ranking.html",
         request,
-        page_context(request, user=session.user, csrf_token=session.csrf_token, r=data),
+        page_context(
+            request,
+            user=session.user,
+            csrf_token=session.csrf_token,
+            r=data,
+            quarters=_recent_quarters(request),
+        ),
     )
 
 

@@ -223,3 +223,15 @@ async def test_xlsx_of_the_ranking_and_of_a_drill_down(center: Center, login: An
     assert [c.value for c in ws[2]][5] == d["tickets"][0]["due_at"]
     agent = await login("agent")
     assert (await agent.client.get(f"/reports/ranking.xlsx?{PERIOD}")).status == 403
+
+
+async def test_a_quarter_by_name(login: Any) -> None:
+    sup = await login("sup")
+    r = await sup.call("GET", "/api/v1/reports/ranking?quarter=2026Q4")
+    assert (r["start"], r["end"]) == ("2026-10-01", "2027-01-01")
+    r = await sup.call("GET", "/api/v1/reports/ranking?quarter=2026Q1")
+    assert (r["start"], r["end"]) == ("2026-01-01", "2026-04-01")
+    bad = await sup.call("GET", "/api/v1/reports/ranking?quarter=2026Q5", status=400)
+    assert bad["error"]["field"] == "quarter"
+    page = await _page(sup, "/reports/ranking")
+    assert "quarter=2026Q4" in page and "quarter=2026Q1" in page
