@@ -17,6 +17,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from agent_console.pages import _ctx as page_context
+from agent_console.push import CLOSE_SESSION_ENDED, hub_of
 from agent_console.web import (
     SERVICES,
     ApiError,
@@ -142,11 +143,22 @@ async def add_user(request: web.Request) -> web.Response:
     return web.json_response({"user": _jsonable(user), "password": password}, status=201)
 
 
+async def _close_sockets(request: web.Request, username: str) -> None:
+    """The person's open live pages end too, not only their next request."""
+    for client in list(hub_of(request.app).by_user.get(username, ())):
+        await client.ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
+
+
 @routes.patch("/api/v1/admin/users/{username}")
 async def change_user(request: web.Request) -> web.Response:
     """Role, department, display name, extension, Telegram id."""
     viewer, data = await _writer(request)
-    user = await _admin(request).update_user(viewer, request.match_info["username"], data)
+    username = request.match_info["username"]
+    before = await _admin(request).users(username)
+    user = await _admin(request).update_user(viewer, username, data)
+    old = next((u for u in before if u["username"] == username), None)
+    if old and (old["role"], old["department"]) != (user["role"], user["department"]):
+        await _close_sockets(request, username)
     return web.json_response({"user": _jsonable(user)})
 
 
@@ -156,6 +168,8 @@ async def user_active(request: web.Request) -> web.Response:
     viewer, _ = await _writer(request)
     active = request.match_info["action"] == "enable"
     user = await _admin(request).set_active(viewer, request.match_info["username"], active)
+    if not active:
+        await _close_sockets(request, user["username"])
     return web.json_response({"user": _jsonable(user)})
 
 
@@ -164,6 +178,7 @@ async def reset_password(request: web.Request) -> web.Response:
     """A new password, shown once."""
     viewer, _ = await _writer(request)
     password = await _admin(request).reset_password(viewer, request.match_info["username"])
+    await _close_sockets(request, request.match_info["username"])
     return web.json_response({"password": password})
 
 

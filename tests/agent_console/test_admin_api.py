@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from agent_console.push import CLOSE_SESSION_ENDED
 from agent_console.web import SERVICES
 from hotline.bootstrap import Center
 from tests.agent_console.conftest import PASSWORD
@@ -447,3 +449,16 @@ async def test_the_admin_api_is_described(center: Center, anon: TestClient[Any, 
     }
     missing = {(p, m) for p, m in served if "{action}" not in p} - described
     assert not missing, missing
+
+
+async def test_disabling_closes_the_persons_live_pages_at_once(login: Any) -> None:
+    admin, agent2 = await login("admin"), await login("agent2")
+    ws = await agent2.client.ws_connect("/ws")
+    try:
+        hello = await ws.receive_json(timeout=5)
+        assert hello["type"] == "hello"
+        await admin.call("POST", "/api/v1/admin/users/agent2/disable")
+        msg = await ws.receive(timeout=2)
+        assert msg.type is WSMsgType.CLOSE and msg.data == CLOSE_SESSION_ENDED
+    finally:
+        await ws.close()
