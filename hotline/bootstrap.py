@@ -354,6 +354,7 @@ def build(
         max_body_bytes=settings.max_body_bytes,
     )
     center = Center(settings, store, bus, tickets, accounts, outbox, app, calls, desk, online)
+    online.reachable = hub_of(app).agents_online  # offers only to an open workspace
     ami = AmiConfig.from_settings(settings.asterisk)
     if ami is not None:
         asterisk = AsteriskConnector(ami, desk.on_signal, lines=settings.asterisk.lines)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,6 +70,7 @@ class OnlineDesk:
         *,
         offer_seconds: float = 30.0,
         tick_seconds: float = 1.0,
+        reachable: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.tickets = tickets
         self.records = records
@@ -77,6 +78,8 @@ class OnlineDesk:
         self.presence = presence
         self.offer_seconds = offer_seconds
         self.tick_seconds = tick_seconds
+        # Who has a workspace open right now: nobody is offered a chat they cannot see.
+        self.reachable = reachable
         self.queue: tuple[Contact, ...] = ()
         self.taken: dict[int, str] = {}  # ticket id → the agent who has the conversation
         self.skills: dict[str, Row] = {}
@@ -172,15 +175,18 @@ class OnlineDesk:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def agents(self, now: datetime) -> list[Agent]:
-        """Every agent with a presence, as routing sees them."""
+    def agents(self, now: datetime, *, reachable_only: bool = True) -> list[Agent]:
+        """Every agent with a presence, as routing sees them (one whose workspace is closed
+        counts as signed out for offers; taking a contact proves they are there)."""
         out = []
+        seen = set(self.reachable()) if self.reachable and reachable_only else None
         for username, p in self.presence.now(now).items():
             skill = self.skills.get(username) or {}
+            away = seen is not None and username not in seen
             out.append(
                 Agent(
                     username=username,
-                    state=p.state,
+                    state=AgentState.LOGGED_OUT if away else p.state,
                     categories=frozenset(skill.get("categories") or ()),
                     languages=frozenset(skill.get("languages") or ()),
                     chats=p.chats,
@@ -224,7 +230,8 @@ class OnlineDesk:
     # -- the agent's actions ---------------------------------------------------------------
 
     def _agent(self, username: str, now: datetime) -> Agent:
-        found = next((a for a in self.agents(now) if a.username == username), None)
+        mine = self.agents(now, reachable_only=False)
+        found = next((a for a in mine if a.username == username), None)
         return found or Agent(username, AgentState.LOGGED_OUT)
 
     async def accept(self, viewer: Viewer, ticket_id: int) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class Floor:
         self.sockets: dict[str, ClientWebSocketResponse] = {}
         self.msg_ids = MSG_IDS  # WeChat's ids are unique across restarts too
 
-    async def agent(self, username: str) -> None:
+    async def agent(self, username: str, socket: bool = True) -> None:
         client: TestClient[Any, Any] = TestClient(self.server)
         await client.start_server()
         self.clients.append(client)
@@ -88,7 +88,11 @@ class Floor:
         assert resp.status == 200, await resp.text()
         self.csrf[username] = (await resp.json())["csrf_token"]
         self.http[username] = client
-        ws = await client.ws_connect("/ws")
+        if socket:
+            await self.open_workspace(username)
+
+    async def open_workspace(self, username: str) -> None:
+        ws = await self.http[username].ws_connect("/ws")
         assert (await self.next(ws))["type"] == "hello"
         self.sockets[username] = ws
 
@@ -453,3 +457,17 @@ async def test_a_telegram_reply_goes_out_with_send_message_once(tmp_path: Path) 
         await floor.close()
         await center.stop()
         await api.close()
+
+
+async def test_no_offer_to_an_agent_whose_workspace_is_closed(floor: Floor) -> None:
+    desk = floor.center.online
+    assert desk is not None
+    await floor.agent("zhang", socket=False)  # signed in over the API only
+    await floor.call("zhang", "POST", "/api/v1/agent/queue", {"action": "login"})
+    await floor.citizen_says("oNobody", TEXT.format("公交卡充值点在哪里"))
+    assert [c.offered_to for c in desk.queue] == [None]
+    await floor.open_workspace("zhang")
+    await desk.tick()  # the desk's clock finds the workspace open
+    await floor.settle()
+    offer = await floor.next(floor.sockets["zhang"], "chat_offer")
+    assert offer["preview"] == "公交卡充值点在哪里"
