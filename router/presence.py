@@ -95,7 +95,8 @@ def apply(
             raise PresenceError("a pause needs a reason")
         return Presence(S.PAUSED, at, reason.strip(), chats=p.chats)
     if change == "unpause":
-        if p.state is not S.PAUSED:
+        # Ready again: after a pause, or before after-call work's time is up.
+        if p.state not in (S.PAUSED, S.AFTER_CALL):
             raise PresenceError("not paused")
         return _free(at, p.chats)
     if change == "call_answered":

@@ -88,6 +88,16 @@ def test_chats_survive_calls_pauses_and_after_call_work() -> None:
     assert apply(ended, "logout", T).state is S.LOGGED_OUT
 
 
+def test_ready_before_after_call_work_is_up() -> None:
+    p = apply(apply(Presence(S.READY, T), "call_answered", T), "call_ended", T)
+    assert p.state is S.AFTER_CALL
+    assert apply(p, "unpause", T + timedelta(seconds=5)) == Presence(
+        S.READY, T + timedelta(seconds=5)
+    )
+    with pytest.raises(PresenceError):
+        apply(Presence(S.READY, T), "unpause", T)
+
+
 def test_the_board_knows_each_agents_own_limit() -> None:
     board = PresenceBoard(max_chats=3)
     board.limits["li"] = 1
