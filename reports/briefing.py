@@ -487,6 +487,14 @@ class BriefingService:
         counted = (await self._count_days(live))[0] if live else {}
         return {d: counted[d] if d in counted else self._cache[d] for d in days}
 
+    async def warm(self) -> None:
+        """Count and keep the complete days the day and week baselines use (the scheduler
+        calls this, so a page view only segments the day still running)."""
+        now = self.tickets.clock()
+        today = now.astimezone(self.tz).date()
+        span = max(self.history["day"], 7 * self.history["week"])
+        await self.day_counts([today - timedelta(days=i) for i in range(span, 0, -1)], now)
+
     async def hotspots(self, period: Period, locale: str = "zh") -> HotspotView:
         """The period's hotspots against its baseline windows."""
         now = self.tickets.clock()

@@ -157,6 +157,8 @@ class BriefingScheduler:
     async def run_once(self) -> list[Period]:
         """One pass; returns the periods enqueued now."""
         now = self.clock()
+        # Yesterday's hotspot counts are made here, in the background, not on a page view.
+        await self.briefings.warm()
         sent = []
         for slot in due_periods(now, self.schedule):
             async with self.store.read() as tx:

@@ -1,6 +1,7 @@
 """Store reads for hotspots and the leaders' briefing: a period's texts, volumes and open matters.
 
-Also the record of briefings already put in the outbox (one row per period), the only write.
+Two small writes keep work from being done twice: the record of briefings already put in the
+outbox (one row per period), and each complete day's hotspot counts (`hotspot_days`).
 
 Each function takes a `Tx` from `Store.read()` and runs SQLAlchemy Core that works the same on
 SQLite and PostgreSQL. Periods are half-open `[start, end)` in UTC; local days are made by the
@@ -16,7 +17,7 @@ from sqlalchemy import case, func, literal, select
 
 from tickets.model import State, Urgency
 from tickets.store import Row, Tx, _rows
-from tickets.tables import briefing_runs, contacts, tickets
+from tickets.tables import briefing_runs, contacts, hotspot_days, tickets
 
 # Orders a department holds and can be late with (what the deadline watch looks at).
 OPEN_FOR_DEADLINE = (State.DISPATCHED.value, State.HANDLING.value)
@@ -145,3 +146,41 @@ async def record_briefing(tx: Tx, period_key: str, at: datetime, messages: int) 
         .on_conflict_do_nothing(index_elements=["period_key"])
     )
     await tx.conn.execute(stmt)
+
+
+DONE = "*"  # the kind of the row that marks a day as counted (its count: the day's tickets)
+
+
+async def counted_days(tx: Tx, days: Sequence[str]) -> set[str]:
+    """Which of these local days (YYYY-MM-DD) have their hotspot counts stored."""
+    if not days:
+        return set()
+    h = hotspot_days.c
+    q = select(h.day).where(h.day.in_(list(days)), h.kind == DONE)
+    return {r[0] for r in (await tx.conn.execute(q)).all()}
+
+
+async def day_counts(tx: Tx, days: Sequence[str]) -> list[Row]:
+    """The stored counts of these days: (day, kind, value, district, count)."""
+    if not days:
+        return []
+    h = hotspot_days.c
+    q = select(h.day, h.kind, h.value, h.district, h.count).where(
+        h.day.in_(list(days)), h.kind != DONE
+    )
+    return _rows((await tx.conn.execute(q)).mappings())
+
+
+async def store_day_counts(
+    tx: Tx, day: str, rows: Sequence[dict[str, object]], total: int
+) -> None:
+    """Keep one complete day's counts; a day another process stored first is left as it is."""
+    if await counted_days(tx, [day]):
+        return
+    values = [{"day": day, **r} for r in rows]
+    values.append({"day": day, "kind": DONE, "value": DONE, "district": DONE, "count": total})
+    for i in range(0, len(values), 2000):
+        stmt = tx._insert(hotspot_days).on_conflict_do_nothing(
+            index_elements=["day", "kind", "value", "district"]
+        )
+        await tx.conn.execute(stmt, values[i : i + 2000])

@@ -624,3 +624,15 @@ briefing_runs = Table(
     Column("generated_at", UTCDateTime, nullable=False),
     Column("messages", Integer, nullable=False, server_default="0"),
 )
+
+hotspot_days = Table(
+    "hotspot_days",
+    metadata,
+    # Hotspot counts of one complete local day (tickets per term / category, city-wide "*"
+    # and per district), kept so baselines need no re-segmenting; kind "*" marks the day done.
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(100), primary_key=True),
+    Column("district", String(64), primary_key=True),
+    Column("count", Integer, nullable=False),
+)

@@ -11,6 +11,7 @@ from hotline.demo import LEAF_CATEGORIES
 from reports.briefing import BriefingService, Period, period_of, quarter_of
 from reports.service import FigureService
 from tests.fakes.clock import FakeClock
+from tickets import hotspot_queries as hq
 from tickets.service import TicketService
 from tickets.store import Store
 from tickets.tables import score_adjustments, tickets
@@ -200,3 +201,37 @@ async def test_bottom_departments_follow_the_ranking_adjustments_and_vetoes(
         ("market", 75.0, False, False), ("health", 70.0, True, False),
         ("eco", 62.5, True, False), ("chengguan", 95.0, True, True),
     ]  # fmt: skip
+
+
+async def test_complete_days_are_counted_once_and_kept(
+    store: Store, service: TicketService, clock: FakeClock
+) -> None:
+    await insert(store, hand_made_day())
+    clock.now = BRIEFING_AT
+    first = await BriefingService(service, FigureService(store)).hotspots(
+        period_of("day", date(2026, 11, 23))
+    )
+    async with store.read() as tx:
+        done = await hq.counted_days(tx, ["2026-11-16", "2026-11-22", "2026-11-23"])
+        rows = await hq.day_counts(tx, ["2026-11-16"])
+    assert done == {"2026-11-16", "2026-11-22"}  # today is still running: counted live
+    assert {(r["kind"], r["value"], r["district"], r["count"]) for r in rows} >= {
+        ("term", "公积金", "*", 1), ("term", "公积金", "jinniu", 1),
+        ("category", "consult.social_insurance", "*", 1), ("term", "井盖", "jinniu", 1),
+    }  # fmt: skip
+    # a restarted process reads the kept days; today's new complaints count at once
+    async with store.write() as tx:
+        await tx.conn.execute(
+            tickets.insert().values(
+                number="T-LATE", state="received", channel="phone", created_at=local(23, 17),
+                updated_at=local(23, 17), last_contact_at=local(23, 17),
+                description="共享单车乱停放", category="complaint.shared_bike",
+                district="chenghua",
+            )
+        )  # fmt: skip
+    again = await BriefingService(service, FigureService(store)).hotspots(
+        period_of("day", date(2026, 11, 23))
+    )
+    assert again.history_windows == first.history_windows == 28
+    assert {h.name: h.count for h in again.items}["共享单车"] == 7
+    assert all(h.history == (0,) * 28 for h in again.items)

@@ -26,7 +26,19 @@ def upgrade() -> None:
         sa.Column('messages', sa.Integer(), server_default='0', nullable=False),
         sa.PrimaryKeyConstraint('period_key', name=op.f('pk_briefing_runs')),
     )
+    op.create_table(
+        'hotspot_days',
+        sa.Column('day', sa.String(length=10), nullable=False),
+        sa.Column('kind', sa.String(length=16), nullable=False),
+        sa.Column('value', sa.String(length=100), nullable=False),
+        sa.Column('district', sa.String(length=64), nullable=False),
+        sa.Column('count', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            'day', 'kind', 'value', 'district', name=op.f('pk_hotspot_days')
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('hotspot_days')
     op.drop_table('briefing_runs')
