@@ -940,6 +940,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "The holidays of {years} are not published yet; {n} tickets have provisional "
         "deadlines. Enter the notice here once it is out.",
     ),
+    "admin.cal.notice_ahead": (
+        "{years} 年的节假日安排尚未发布;通知发布后请在此录入,期限跨入该年的工单将据此计算。",
+        "The holidays of {years} are not published yet; enter the notice here once it is out, "
+        "for deadlines that reach into that year.",
+    ),
     "admin.holiday.new_years_day": ("元旦", "New Year's Day"),
     "admin.holiday.spring_festival": ("春节", "Spring Festival"),
     "admin.holiday.tomb_sweeping_day": ("清明节", "Qingming"),
@@ -1283,6 +1288,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "action.reassign_agent": ("改派坐席", "Agent reassigned"),
     "portal.news.new": ("新交办工单 {n} 件", "{n} new order(s)"),
     "portal.news.show": ("查看", "Show"),
+    "portal.choose_files": ("选择照片或文件", "Choose photos or files"),
+    "portal.no_files": ("未选择文件", "No file chosen"),
     "portal.news.supervise": ("工单 {number} 已被督办", "Order {number} is being supervised"),
     "portal.news.sign_overdue": (
         "工单 {number} 已超过签收时限",
