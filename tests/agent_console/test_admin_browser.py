@@ -152,6 +152,33 @@ async def test_every_admin_page_at_desktop_size(
         await page.goto(f"{base}/admin/{name}")
         assert await page.locator(".admin-nav a.active").count() == 1
         if name == "categories":
+            # The review flag set on the page: an agent's dispatch then waits in 待审核.
+            water = page.locator("#categories tr", has_text="停水停电")
+            await water.locator("[data-fill]").click()
+            await page.check("#edit-cat input[name=review_required]")
+            await page.fill("#edit-cat input[name=limit_days]", "3")
+            await page.click("#edit-cat button.primary")
+            await (
+                page.locator("#categories tr", has_text="停水停电")
+                .locator("text=需审核")
+                .wait_for()
+            )
+            assert "3 个工作日" in await water.inner_text()
+            accepted = await center.tickets.accept(
+                InboundContact(
+                    channel=Channel.WECHAT, external_id="wx-review-1",
+                    citizen=CitizenIdentity(wechat_openid="oReviewCitizen"),
+                    text="小区停水两天", received_at=center.tickets.clock(),
+                    category="help.water",
+                )
+            )  # fmt: skip
+            t = await center.tickets.act(
+                accepted.ticket_number,
+                Viewer("agent", Role.AGENT),
+                Action.DISPATCH,
+                payload={"department": "housing"},
+            )
+            assert t["state"] == "pending_review"
             await page.locator("#categories tr", has_text="拖欠工资").locator("[data-fill]").click()
             assert await page.locator("#edit-cat input[name=review_required]").is_checked()
         await page.screenshot(path=str(SHOTS / f"admin-{name}.png"))
