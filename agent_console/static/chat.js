@@ -85,6 +85,7 @@
     var chip = $("od-load");
     chip.dataset.state = p.state === "chatting" ? "talking" : p.state === "ready" ? "ready" : p.state === "paused" ? "paused" : "out";
     chip.textContent = tr("chat.load", { n: p.chats, max: p.max_chats });
+    if (p.state === "after_call") { chip.dataset.state = "paused"; chip.textContent = tr("chat.state.after_call") + " · " + chip.textContent; }
     // The workspace's presence chip after a reload: in the queue, paused or out, as the
     // center knows it (a ringing or live call keeps the chip to itself).
     var rest = { ready: "ready", chatting: "ready", paused: "paused", logged_out: "out" }[p.state];
@@ -375,7 +376,11 @@
     chat_offer_gone: function (m) { removeOffer(m.ticket_id, tr(m.reason === "timeout" ? "chat.offer_gone.timeout" : "chat.offer_gone.other")); reloadLater(); },
     chat_message: function (m) { addMessage(m.ticket_id, m.message); },
     reply_status: replyStatus,
+    presence: function (m) { showLoad(m); },
     online_queue: function () { reloadLater(); },
+    // A call moves the agent's presence (on a call, after-call work): what may be offered.
+    call_answered: function () { reloadLater(); },
+    call_finished: function () { reloadLater(); },
     resync: function () { load(); }
   };
   document.addEventListener("live:message", function (ev) { var h = handlers[ev.detail.type]; if (h) { h(ev.detail); } });

@@ -471,3 +471,29 @@ async def test_no_offer_to_an_agent_whose_workspace_is_closed(floor: Floor) -> N
     await floor.settle()
     offer = await floor.next(floor.sockets["zhang"], "chat_offer")
     assert offer["preview"] == "公交卡充值点在哪里"
+
+
+async def test_after_call_work_runs_out_on_the_desks_clock_and_chats_wait_for_it(
+    floor: Floor,
+) -> None:
+    desk = floor.center.online
+    assert desk is not None
+    desk.presence.after_call_seconds = 20  # the service level admins set
+    await floor.agent("li")
+    await floor.call("li", "POST", "/api/v1/agent/queue", {"action": "login"})
+    desk.presence.change("li", "call_answered", floor.clock())
+    floor.clock.advance(minutes=2)
+    desk.presence.change("li", "call_ended", floor.clock())
+    await floor.settle()
+    wrap_up = await floor.next(floor.sockets["li"], "presence")
+    while wrap_up["state"] != "after_call":
+        wrap_up = await floor.next(floor.sockets["li"], "presence")
+    await floor.citizen_says("oAfterCall", TEXT.format("请问不动产登记在哪里办"))
+    assert [c.offered_to for c in desk.queue] == [None]  # not during after-call work
+    floor.clock.advance(seconds=20)
+    await desk.tick()
+    await floor.settle()
+    ready = await floor.next(floor.sockets["li"], "presence")
+    assert (ready["state"], ready["chats"]) == ("ready", 0)
+    offer = await floor.next(floor.sockets["li"], "chat_offer")
+    assert offer["preview"] == "请问不动产登记在哪里办"
