@@ -181,6 +181,7 @@ async def test_every_admin_page_at_desktop_size(
             assert t["state"] == "pending_review"
             await page.locator("#categories tr", has_text="拖欠工资").locator("[data-fill]").click()
             assert await page.locator("#edit-cat input[name=review_required]").is_checked()
+        await page.evaluate("window.scrollTo(0, 0)")
         await page.screenshot(path=str(SHOTS / f"admin-{name}.png"))
     await page.goto(base + "/admin/calendar?month=2026-10")
     await page.screenshot(path=str(SHOTS / "admin-calendar-october.png"))
