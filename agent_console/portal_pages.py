@@ -123,7 +123,7 @@ async def portal(request: web.Request) -> web.Response:
             accept=",".join(sorted(RESULT_RULES.allowed)),
             max_mb=RESULT_RULES.max_bytes // MIB,
             max_count=RESULT_RULES.max_count,
-            texts={k: t(k, locale) for k in CATALOG if k.startswith("portal.")},
+            texts={k: t(k, locale) for k in CATALOG if k.startswith(("portal.", "live."))},
         ),
     )
 

@@ -126,6 +126,63 @@
     });
   });
 
+  // Live: new orders for this unit, 督办 and deadline warnings arrive over the socket; the
+  // inbox is not redrawn under the handler's thumb, a notice offers the fresh list instead.
+  var fresh = {}, news = document.getElementById("portal-news"), dot = document.getElementById("portal-live");
+  function notice(key, text, href) {
+    var item = news.querySelector("[data-key='" + key + "']");
+    if (!item) {
+      item = document.createElement("a");
+      item.className = "portal-news-item";
+      item.dataset.key = key;
+      news.insertBefore(item, news.firstChild);
+    }
+    item.href = href;
+    item.textContent = text + " · " + tr("portal.news.show");
+    news.hidden = false;
+  }
+  var ARRIVE = { dispatch: 1, approve: 1, redispatch: 1, reject_return: 1, pass_on: 1 };
+  function onMessage(m) {
+    if (m.type === "ticket_changed" && m.to_state === "dispatched" && ARRIVE[m.action] && !document.getElementById("o-" + m.number)) {
+      fresh[m.number] = true;
+      var n = Object.keys(fresh).length, count = document.querySelector(".portal-tabs a[data-tab=sign] .count");
+      notice("new", tr("portal.news.new", { n: n }), "/portal?tab=sign");
+      if (count) { count.textContent = String(parseInt(count.dataset.base || count.textContent, 10) + n); count.classList.add("hot"); }
+    } else if (m.type === "ticket_changed" && m.action === "supervise") {
+      notice("sup-" + m.number, tr("portal.news.supervise", { number: m.number }), "/tickets/" + m.number);
+    } else if (m.type === "deadline_warning" && T["portal.news." + m.kind]) {
+      notice(m.kind + "-" + m.number, tr("portal.news." + m.kind, { number: m.number }), "/tickets/" + m.number);
+    }
+  }
+  (function () {
+    var signCount = document.querySelector(".portal-tabs a[data-tab=sign] .count");
+    if (signCount) { signCount.dataset.base = signCount.textContent; }
+  })();
+  function connect() {
+    var delay = 1000;
+    function open() {
+      var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+      ws.onopen = function () { delay = 1000; dot.dataset.on = "1"; dot.textContent = tr("live.on"); };
+      ws.onmessage = function (ev) { try { onMessage(JSON.parse(ev.data)); } catch (e) { /* not for us */ } };
+      ws.onclose = function (ev) {
+        dot.dataset.on = "0"; dot.textContent = tr("live.off");
+        if (ev.code === 4401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 15000);
+      };
+    }
+    open();
+  }
+  if (dot && news) { connect(); }
+
+  // The chosen files by name (the browser's own file button speaks its own language).
+  Array.prototype.forEach.call(document.querySelectorAll(".file-pick input[type=file]"), function (input) {
+    input.addEventListener("change", function () {
+      var names = Array.prototype.map.call(input.files, function (f) { return f.name; });
+      input.parentNode.querySelector(".file-names").textContent = names.length ? names.join("、") : tr("portal.no_files");
+    });
+  });
+
   // Arriving from an action: show the order where it now is.
   if (location.hash.indexOf("#o-") === 0) {
     var target = document.getElementById(location.hash.slice(1));

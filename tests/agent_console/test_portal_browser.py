@@ -173,6 +173,17 @@ async def test_a_unit_signs_and_answers_on_a_phone(
     assert width <= 390, width  # nothing sticks out sideways on a phone
     await page.screenshot(path=str(SHOTS / "portal_phone.png"))
 
+    # A new order for the unit arrives while the inbox is open: a notice, no reload.
+    await expect(page.locator("#portal-live")).to_have_attribute("data-on", "1")
+    lamp = ("lamp", "chengguan", "complaint.cityscape", "jinniu", "一环路北三段路灯不亮")
+    await _order(
+        center,
+        (*lamp, "一环路北三段连续五盏路灯不亮,夜间行人看不清路面。", False, "吴伟", "13811112222"),
+    )
+    await expect(page.locator("#portal-news")).to_contain_text("新交办工单 1 件")
+    await expect(page.locator(".portal-tabs a[data-tab=sign] .count")).to_have_text("4")
+    await page.screenshot(path=str(SHOTS / "portal_phone_news.png"))
+
     # Sign in one tap: the order moves to 办理中.
     await card.locator("button.p-sign").tap()
     await expect(card.locator(".outcome")).to_have_attribute("data-state", "done")
@@ -204,7 +215,7 @@ async def test_a_unit_signs_and_answers_on_a_phone(
     await page.screenshot(path=str(SHOTS / "portal_phone_done.png"))
 
     desk = await _signed_in(browser, base, "cg", "/portal", phone=False)
-    await expect(desk.locator(".portal-tabs a[data-tab=sign] .count")).to_have_text("2")
+    await expect(desk.locator(".portal-tabs a[data-tab=sign] .count")).to_have_text("3")
     await desk.screenshot(path=str(SHOTS / "portal_desktop.png"))
     await desk.goto(base + "/portal?tab=handling")
     await expect(desk.locator(f"#o-{handled}")).to_contain_text("已申请延期 3 个工作日")
