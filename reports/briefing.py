@@ -465,13 +465,13 @@ class BriefingService:
             if missing:
                 counted, totals = await self._count_days(missing)
                 found.update(counted)
-                async with self.store.write() as tx:
-                    for d, c in counted.items():
-                        rows = [
-                            {"kind": k.kind, "value": k.value[:100], "district": k.district,
-                             "count": n}
-                            for k, n in c.items()
-                        ]  # fmt: skip
+                for d, c in counted.items():  # a short write per day: others keep writing
+                    rows = [
+                        {"kind": k.kind, "value": k.value[:100], "district": k.district,
+                         "count": n}
+                        for k, n in c.items()
+                    ]  # fmt: skip
+                    async with self.store.write() as tx:
                         await q.store_day_counts(tx, d.isoformat(), rows, totals[d])
             stored = [d.isoformat() for d in need if d.isoformat() in done]
             if stored:

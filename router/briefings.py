@@ -157,8 +157,6 @@ class BriefingScheduler:
     async def run_once(self) -> list[Period]:
         """One pass; returns the periods enqueued now."""
         now = self.clock()
-        # Yesterday's hotspot counts are made here, in the background, not on a page view.
-        await self.briefings.warm()
         sent = []
         for slot in due_periods(now, self.schedule):
             async with self.store.read() as tx:
@@ -170,6 +168,12 @@ class BriefingScheduler:
                 await q.record_briefing(tx, slot.period.key, now, count)
             log.info("briefing %s: %d messages in the outbox", slot.period.key, count)
             sent.append(slot.period)
+        try:
+            # Yesterday's hotspot counts are made here, in the background, not on a page view;
+            # after the briefings, so a failure here never holds one back.
+            await self.briefings.warm()
+        except Exception:
+            log.exception("counting the hotspot days failed")
         return sent
 
     async def run(self) -> None:
