@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -72,6 +73,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 PAGE_SIZE = 50
+PERSON_ID = re.compile(r"[\w.-]{1,64}")  # a staff number or a username: part of the ledger's URL
 MAX_TEXT = 2000
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
 REVIEW_ROLES = (Role.SUPERVISOR, Role.ADMIN, Role.DEPARTMENT)
@@ -531,7 +533,9 @@ class ReviewDesk:
         """A supervisor records a complaint against a named staff member."""
         if viewer.role is not Role.SUPERVISOR:
             raise ApiError(403, "forbidden")
-        person_id = _text(body.get("person_id"), "person_id", required=True)[:64]
+        person_id = _text(body.get("person_id"), "person_id", required=True)
+        if not PERSON_ID.fullmatch(person_id):
+            raise InvalidField("letters, digits, '.', '_' or '-', at most 64", field="person_id")
         person_name = _text(body.get("person_name"), "person_name", required=True)[:100]
         department = str(body.get("department") or "").strip() or None
         if department is not None and department not in self.tickets.tree:

@@ -192,6 +192,10 @@ async def test_ledger_api_pages_and_roles(center: Center, login: Any) -> None:
         "POST", "/api/v1/ledger/complaints", {**bad, "ticket": a, "verdict": "?"}, status=400
     )
     assert err["error"]["field"] == "verdict"
+    err = await sup.call(
+        "POST", "/api/v1/ledger/complaints", {**bad, "ticket": a, "person_id": "a/b"}, status=400
+    )
+    assert err["error"]["field"] == "person_id"
     await sup.call(
         "PUT", "/api/v1/ledger/complaints/999", {"verdict": "valid", "note": "x"}, status=404
     )
