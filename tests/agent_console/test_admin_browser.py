@@ -81,6 +81,19 @@ async def test_admin_adds_a_user_edits_a_rule_and_moves_a_deadline(
     await page.screenshot(path=str(SHOTS / "admin-users-added.png"))
     await page.goto(base + "/admin/users")
     assert "周琪" in await page.inner_text("#users")
+    # promoted to supervisor, then disabled (the confirmation is accepted)
+    row = page.locator("#users tr[data-username=zhouqi]")
+    await row.locator("[data-fill]").click()
+    edit = page.locator("#edit-user")
+    assert await edit.locator("input[name=extension]").input_value() == "8030"
+    await edit.locator("select[name=role]").select_option("supervisor")
+    await edit.locator("button.primary").click()
+    await page.locator("#users tr[data-username=zhouqi] .role-supervisor").wait_for()
+    await row.locator("text=停用").click()
+    await page.locator("#users tr[data-username=zhouqi].inactive").wait_for()
+    assert any("zhouqi" in d for d in dialogs)
+    users = {u.username: u for u in await center.accounts.users()}
+    assert users["zhouqi"].role is Role.SUPERVISOR
     # a bad extension is refused in place, the field named
     await form.locator("input[name=username]").fill("wuba")
     await form.locator("input[name=extension]").fill("80x")
