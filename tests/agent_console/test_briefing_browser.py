@@ -150,6 +150,10 @@ async def test_briefing_hotspots_and_ranking_charts_are_drawn(
     await page.goto(base + "/reports/briefing?period=week&date=2026-11-22")
     assert set(await drawn(page)) == {"trend", "categories", "grid", "ranking"}
     assert "每周统计" in await page.inner_text("h1")
+    await page.goto(base + "/reports/briefing?period=week&date=2026-11-22&lang=en")
+    await drawn(page)
+    assert "Weekly statistics" in await page.inner_text("h1")
+    await page.screenshot(path=str(SHOTS / "briefing_week_en.png"), full_page=True)
 
     await page.goto(base + "/reports/hotspots?period=day&date=2026-11-23")
     sizes = await drawn(page)
