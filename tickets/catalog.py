@@ -1282,6 +1282,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "sup.dismiss": ("知道了", "Dismiss"),
     "sup.days": ("{d}天 ", "{d}d "),
     "sup.assign": ("改派坐席", "Reassign agent"),
+    "sup.since": ("受理 {at}", "since {at}"),
     "sup.to_agent": ("交给坐席", "To agent"),
     "sup.agent": ("坐席 {agent}", "agent {agent}"),
     "sup.out.assign": ("已改派给 {agent}", "Now with {agent}"),

@@ -152,7 +152,7 @@
     var open = item.state === "dispatched" || item.state === "handling";
     var when_ = item.kind === "overdue" || item.kind === "sign_overdue"
       ? el("span", { cls: "sup-when late mono", text: tr("sup.late_by", { t: lateBy(item.deadline) }) })
-      : (item.deadline ? el("span", { cls: "sup-when mono muted", text: tr("sup.due", { at: when(item.deadline) }) }) : null);
+      : (item.deadline ? el("span", { cls: "sup-when mono muted", text: tr(item.kind === "pending_review" || item.kind === "returned" ? "sup.since" : "sup.due", { at: when(item.deadline) }) }) : null);
     var kindText = item.kind === "extension" ? tr("sup.kind.extension", { days: item.days }) : tr("sup.kind." + item.kind);
     var li = el("li", { cls: "sup-item kind-" + item.kind, "data-number": item.number }, [
       el("div", { cls: "sup-line" }, [

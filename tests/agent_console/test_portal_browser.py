@@ -277,6 +277,22 @@ async def test_an_overdue_order_reaches_the_wallboard_live_and_is_supervised_and
     center: Center, server: TestServer, browser: Browser
 ) -> None:
     base = str(server.make_url("")).rstrip("/")
+    review = await center.tickets.accept(
+        InboundContact(
+            channel=Channel.PHONE,
+            external_id="browser-review",
+            citizen=CitizenIdentity(name="郑先生", phone="13522223333"),
+            text="反映某企业拖欠农民工工资三个月,涉及二十余人。",
+            received_at=center.tickets.clock(),
+            category="report.wage_arrears",
+            district="jinniu",
+            subject="某建筑企业拖欠农民工工资",
+            extra={"agent": "agent"},
+        )
+    )
+    await center.tickets.act(
+        review.ticket_number, Viewer("agent", Role.AGENT), Action.SUBMIT_REVIEW
+    )
     board = await _signed_in(browser, base, "sup", "/wallboard", phone=False)
     await expect(board.locator("#live-dot")).to_have_attribute("data-on", "1")
     await expect(board.locator("#sup-n-overdue")).to_have_text("0")
@@ -315,6 +331,7 @@ async def test_an_overdue_order_reaches_the_wallboard_live_and_is_supervised_and
     # 改派 to another unit: the order leaves the lists, its outcome stays in view.
     await item.locator("button[data-act=reassign]").click()
     await item.locator("select[name=department]").select_option("eco")
+    await board.evaluate("window.scrollTo(0, 0)")
     await board.screenshot(path=str(SHOTS / "wallboard_reassign.png"), full_page=True)
     await item.locator("button[type=submit]").click()
     await expect(board.locator(f"li[data-number='{late}'] .outcome").first).to_contain_text(
@@ -322,4 +339,16 @@ async def test_an_overdue_order_reaches_the_wallboard_live_and_is_supervised_and
     )
     t = await center.tickets.view(late, SUP)
     assert t["lead_department"] == "eco" and t["state"] == "dispatched"
+
+    # A ticket awaiting review moves to another agent (the first went off shift).
+    waiting = board.locator(f"#sup-awaiting li[data-number='{review.ticket_number}']")
+    await expect(waiting).to_contain_text("坐席 agent")
+    await waiting.locator("button[data-act=assign]").click()
+    await waiting.locator("select[name=agent]").select_option("agent2")
+    await waiting.locator("button[type=submit]").click()
+    await expect(waiting.locator(".outcome")).to_contain_text("已改派给")
+    assert (await center.tickets.view(review.ticket_number, SUP))["accepted_by"] == "agent2"
+    await expect(waiting).to_contain_text("坐席 agent2")
+    await board.evaluate("window.scrollTo(0, 0)")
+    await board.screenshot(path=str(SHOTS / "wallboard_done.png"), full_page=True)
     assert await board.evaluate("performance.getEntriesByType('navigation').length") == loads
