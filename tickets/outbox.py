@@ -1,7 +1,10 @@
 """The durable outbox: every outbound message is stored before it is sent, then retried.
 
 A message is enqueued once (its dedupe key), leased to one sender at a time, and
-settled as sent, retried later with exponential backoff, or given up as dead.
+settled as sent, retried later with exponential backoff, or given up as dead. The worker
+sends to different recipients at once (one recipient's messages stay in order), and the
+settlements that finish together share one commit, so a burst of notices does not cost
+the intake one fsynced transaction per message.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class Outbox:
         self.max_attempts = max_attempts
         self.wakeup = asyncio.Event()
         self._enqueues: GroupCommit[dict[str, Any], int | None] = GroupCommit(self._enqueue_group)
+        self._settles: GroupCommit[tuple[int, dict[str, Any]], None] = GroupCommit(
+            self._settle_group
+        )
 
     async def enqueue(
         self,
@@ -80,10 +86,8 @@ class Outbox:
 
     async def sent(self, message: OutboundMessage, result: dict[str, Any] | None = None) -> None:
         """The channel accepted the message."""
-        async with self.store.write() as tx:
-            await tx.settle_outbound(
-                message.id, {"status": "sent", "sent_at": self.clock(), "result": result or {}}
-            )
+        values = {"status": "sent", "sent_at": self.clock(), "result": result or {}}
+        await self._settles.submit((message.id, values))
 
     async def failed(self, message: OutboundMessage, error: SendError) -> None:
         """Retry later, or give up if retrying cannot help or has been tried enough."""
@@ -96,8 +100,13 @@ class Outbox:
             # Jitter, so a recovering API is not hit by every message in the same second.
             delay = backoff(attempts) * random.uniform(0.8, 1.2)
             values["next_attempt_at"] = self.clock() + timedelta(seconds=delay)
+        await self._settles.submit((message.id, values))
+
+    async def _settle_group(self, items: Sequence[tuple[int, dict[str, Any]]]) -> list[None]:
         async with self.store.write() as tx:
-            await tx.settle_outbound(message.id, values)
+            for message_id, values in items:
+                await tx.settle_outbound(message_id, values)
+        return [None] * len(items)
 
     async def messages(
         self, *, status: str | None = None, ticket_id: int | None = None
@@ -120,20 +129,27 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Send what is due now; returns how many were attempted."""
         messages = await self.outbox.claim(channels=frozenset(self.senders))
+        by_recipient: dict[tuple[str, str], list[OutboundMessage]] = {}
         for m in messages:
-            try:
-                result = await self.senders[m.channel](m)
-            except SendError as e:
-                log.warning(
-                    "outbox %s #%d failed (attempt %d): %s", m.channel, m.id, m.attempts + 1, e
-                )
-                await self.outbox.failed(m, e)
-            except Exception as e:  # a sender bug: keep the message, retry later
-                log.exception("outbox %s #%d: sender crashed", m.channel, m.id)
-                await self.outbox.failed(m, SendError(f"{type(e).__name__}: {e}"))
-            else:
-                await self.outbox.sent(m, result)
+            by_recipient.setdefault((m.channel, m.recipient), []).append(m)
+        await asyncio.gather(*(self._in_order(ms) for ms in by_recipient.values()))
         return len(messages)
+
+    async def _in_order(self, messages: Sequence[OutboundMessage]) -> None:
+        for m in messages:
+            await self._send(m)
+
+    async def _send(self, m: OutboundMessage) -> None:
+        try:
+            result = await self.senders[m.channel](m)
+        except SendError as e:
+            log.warning("outbox %s #%d failed (attempt %d): %s", m.channel, m.id, m.attempts + 1, e)
+            await self.outbox.failed(m, e)
+        except Exception as e:  # a sender bug: keep the message, retry later
+            log.exception("outbox %s #%d: sender crashed", m.channel, m.id)
+            await self.outbox.failed(m, SendError(f"{type(e).__name__}: {e}"))
+        else:
+            await self.outbox.sent(m, result)
 
     async def run(self) -> None:
         """Forever: send what is due, then sleep until woken or the poll interval passes."""

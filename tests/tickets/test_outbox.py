@@ -81,3 +81,41 @@ async def test_worker_sends_settles_and_keeps_failures(store: Store, clock: Fake
     assert status["mail"]["status"] == "pending" and "KeyError" in status["mail"]["last_error"]
     assert [m.recipient for m in sent] == ["o1"]
     assert await worker.run_once() == 0  # nothing due until the backoff passes
+
+
+async def test_recipients_are_served_at_once_each_in_order_settled_together(
+    store: Store, clock: FakeClock
+) -> None:
+    import asyncio
+
+    box = Outbox(store, clock)
+    for i in range(3):
+        for who in ("oA", "oB", "oC"):
+            await box.enqueue("wechat", "text", who, {"n": i}, f"{who}:{i}")
+    in_flight, most, order = 0, 0, []
+
+    async def slow_send(m: OutboundMessage) -> dict[str, Any]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        order.append((m.recipient, m.payload["n"]))
+        return {"ok": True}
+
+    writes = 0
+    write = store.write
+
+    def counting_write() -> Any:
+        nonlocal writes
+        writes += 1
+        return write()
+
+    store.write = counting_write  # type: ignore[method-assign]
+    assert await OutboxWorker(box, {"wechat": slow_send}).run_once() == 9
+    store.write = write  # type: ignore[method-assign]
+    assert most == 3  # three recipients at once
+    for who in ("oA", "oB", "oC"):  # each one's messages in the order they were written
+        assert [n for r, n in order if r == who] == [0, 1, 2]
+    assert all(m["status"] == "sent" for m in await box.messages())
+    assert writes < 1 + 9  # the claim, then fewer commits than messages
