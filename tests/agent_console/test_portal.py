@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,9 @@ async def test_inbox_holds_only_the_units_own_orders(center: Center, login: Any)
     assert a in page and sub in page and other not in page  # its sub-unit's too, never eco's
     assert "138****8001" in page and "13800138001" not in page  # the citizen masked
     assert 'data-deadline="' in page
+    english = await (await cg.client.get("/portal?lang=en")).text()
+    shown = re.sub(r"<script.*?</script>", "", english, flags=re.S)  # the texts for the script
+    assert "To sign" in shown and "Sign within" in shown and "portal." not in shown
     page = await (await jinniu.client.get("/portal")).text()
     assert sub in page and a not in page and other not in page
     page = await (await eco.client.get("/portal")).text()

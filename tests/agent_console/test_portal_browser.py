@@ -184,6 +184,17 @@ async def test_a_unit_signs_and_answers_on_a_phone(
     await expect(page.locator(".portal-tabs a[data-tab=sign] .count")).to_have_text("4")
     await page.screenshot(path=str(SHOTS / "portal_phone_news.png"))
 
+    # The citizen's number, for a reason that goes to the audit log.
+    await card.locator(".p-unmask summary").tap()
+    await card.locator(".p-unmask button").tap()  # no reason: refused in place
+    await expect(card.locator(".outcome")).to_have_text("请说明查看原因(至少 4 个字)")
+    await card.locator(".p-unmask input[name=reason]").fill("需电话联系诉求人确认摊点位置")
+    await card.locator(".p-unmask button").tap()
+    await expect(card.locator("[data-field=phone]")).to_have_text("13800138001")
+    async with center.store.read() as tx:
+        audit = [e for e in await tx.audit_entries() if e["action"] == "unmask"]
+    assert [(e["username"], e["reason"]) for e in audit] == [("cg", "需电话联系诉求人确认摊点位置")]
+
     # Sign in one tap: the order moves to 办理中.
     await card.locator("button.p-sign").tap()
     await expect(card.locator(".outcome")).to_have_attribute("data-state", "done")
