@@ -389,14 +389,15 @@ class OnlineDesk:
             mine = sum(1 for agent in self.taken.values() if agent == username)
             if mine:
                 after = self.presence.set_chats(username, mine, after.since or self.clock())
-        # The agent's own workspace follows (after-call work running out, chats counted).
-        state = {
-            "type": "presence",
-            "state": after.state.value,
-            "chats": after.chats,
-            "max_chats": self.presence.max_chats_of(username),
-        }
-        self._soon(self._news(username, state))
+        if change == "after_call_done":
+            # No key was pressed: the agent's workspace learns it from the desk.
+            state = {
+                "type": "presence",
+                "state": after.state.value,
+                "chats": after.chats,
+                "max_chats": self.presence.max_chats_of(username),
+            }
+            self._soon(self._news(username, state))
         if after.state not in routing.TAKING:
             self.queue, back = routing.hand_back(self.queue, username)
             for ticket_id in back:

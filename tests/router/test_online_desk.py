@@ -485,9 +485,8 @@ async def test_after_call_work_runs_out_on_the_desks_clock_and_chats_wait_for_it
     floor.clock.advance(minutes=2)
     desk.presence.change("li", "call_ended", floor.clock())
     await floor.settle()
-    wrap_up = await floor.next(floor.sockets["li"], "presence")
-    while wrap_up["state"] != "after_call":
-        wrap_up = await floor.next(floor.sockets["li"], "presence")
+    _, overview = await floor.call("li", "GET", "/api/v1/online")
+    assert overview["presence"]["state"] == "after_call"
     await floor.citizen_says("oAfterCall", TEXT.format("请问不动产登记在哪里办"))
     assert [c.offered_to for c in desk.queue] == [None]  # not during after-call work
     floor.clock.advance(seconds=20)
