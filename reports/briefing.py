@@ -34,6 +34,7 @@ from reports.hotspots import (
     TicketText,
     count_window,
     hotspots,
+    matter_terms,
 )
 from reports.scoring import Scored, rank_classes
 from reports.service import FigureService
@@ -46,6 +47,7 @@ PERIODS = ("day", "week", "month")
 HISTORY = {"day": 28, "week": 8, "month": 3}
 RULES = {"day": DAY_RULE, "week": WEEK_RULE, "month": WEEK_RULE}
 ONE_DAY = timedelta(days=1)
+MATTER_TERMS = matter_terms(words.terms)
 CHANNEL_ORDER = ("phone", "wechat", "telegram", "mailbox", "web", "sms", "province", "police")
 
 
@@ -447,7 +449,7 @@ class BriefingService:
             if local in split:
                 split[local].append(TicketText(r["text"], r["category"], r["district"]))
         counted = await asyncio.to_thread(
-            lambda: {d: count_window(ts, words.terms) for d, ts in split.items()}
+            lambda: {d: count_window(ts, MATTER_TERMS) for d, ts in split.items()}
         )
         return counted, Counter({d: len(ts) for d, ts in split.items()})
 

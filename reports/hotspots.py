@@ -27,11 +27,24 @@ hot while fewer than `min_history` windows of history exist (a new installation 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 CITY = "*"  # the district of city-wide counts
+# Numbers that identify a person or a parcel (phones, ID cards, bank cards, tracking codes)
+# are never counted: a hotspot list must not show, nor a stored count keep, a citizen's number.
+PERSONAL = re.compile(r"\d{5,}[\dXx]?|[A-Za-z]{1,3}\d{5,}")
+
+
+def matter_terms(segment: Callable[[str], Sequence[str]]) -> Callable[[str], list[str]]:
+    """`segment` without the terms that could identify a person (see `PERSONAL`)."""
+
+    def terms(text: str) -> list[str]:
+        return [w for w in segment(text) if not PERSONAL.fullmatch(w)]
+
+    return terms
 
 
 @dataclass(frozen=True, order=True)

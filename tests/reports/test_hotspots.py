@@ -17,6 +17,7 @@ from reports.hotspots import (
     find_hot,
     hotspots,
     judge,
+    matter_terms,
 )
 
 RULE = HotRule(min_count=5, ratio=2.0, k=3.0, min_history=3)
@@ -128,3 +129,10 @@ def test_find_hot_ranks_by_z_and_splits_by_district() -> None:
 def test_a_quiet_window_has_no_hotspots() -> None:
     history = [Counter({Key("term", "医保"): n}) for n in (3, 5, 4, 6, 2, 4, 5)]
     assert find_hot(Counter({Key("term", "医保"): 6}), history, DAY_RULE) == []
+
+
+def test_numbers_that_identify_a_person_are_never_counted() -> None:
+    words = ["电话", "13800138000", "身份证号", "110101199003071234", "11010119900307123X",
+             "SF1234567890", "12345", "302", "号楼", "2026"]  # fmt: skip
+    kept = matter_terms(lambda text: words)("")
+    assert kept == ["电话", "身份证号", "302", "号楼", "2026"]
