@@ -164,7 +164,7 @@ async def test_bad_rating_contact_appeal_uphold_and_the_ledger(
     await sp.screenshot(path=str(SHOTS / "review_case.png"), full_page=True)
     await sp.goto(base + f"/tickets/{numbers[0]}")
     timeline = await sp.inner_text("ol.timeline")
-    await sp.click("ol.timeline a[href='/reviews/%d']" % cases[numbers[0]])
+    await sp.click(f"ol.timeline a[href='/reviews/{cases[numbers[0]]}']")
     await sp.wait_for_url(f"**/reviews/{cases[numbers[0]]}")
     await sp.go_back()
     assert "申诉复核:成立" in timeline and "申诉成立" in timeline
