@@ -3,7 +3,9 @@ ranking at scale), call figures, department classes and score adjustments.
 
 Functions over a `Tx` (one connection); read-only except the class and adjustment writes.
 Joins go to grouped derived tables, never to a subquery per row, so a quarter over millions
-of tickets is one pass over the period's rows and their timeline/dispatch entries.
+of tickets is one pass over the period's rows and their timeline/dispatch entries; those are
+bounded below by the period's start (a response, an extension or a dispatch never comes
+before its ticket), which lets the (action, at) and dispatched_at indexes find them.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _first_responses(start: datetime, end: datetime) -> Any:
     return (
         select(tl.ticket_id, func.min(tl.at).label("first_response_at"))
         .join(tickets, tickets.c.id == tl.ticket_id)
-        .where(_period(start, end), tl.action.in_(RESPONSE_ACTIONS))
+        .where(_period(start, end), tl.action.in_(RESPONSE_ACTIONS), tl.at >= start)
         .group_by(tl.ticket_id)
         .subquery("fr")
     )
@@ -57,7 +59,7 @@ def _extension_counts(start: datetime, end: datetime) -> Any:
     return (
         select(tl.ticket_id, func.count().label("extensions"))
         .join(tickets, tickets.c.id == tl.ticket_id)
-        .where(_period(start, end), tl.action == "approve_extension")
+        .where(_period(start, end), tl.action == "approve_extension", tl.at >= start)
         .group_by(tl.ticket_id)
         .subquery("ext")
     )
@@ -68,7 +70,7 @@ def _hop_counts(start: datetime, end: datetime) -> Any:
     return (
         select(d.ticket_id, (func.count(func.distinct(d.hop)) - 1).label("hops"))
         .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.kind == "lead")
+        .where(_period(start, end), d.kind == "lead", d.dispatched_at >= start)
         .group_by(d.ticket_id)
         .subquery("hops")
     )
@@ -79,7 +81,7 @@ def _return_counts(start: datetime, end: datetime) -> Any:
     return (
         select(d.ticket_id, func.count().label("returns"))
         .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None))
+        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
         .group_by(d.ticket_id)
         .subquery("ret")
     )
@@ -136,7 +138,7 @@ async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
     q = (
         select(d.ticket_id, d.department)
         .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None))
+        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
         .order_by(d.ticket_id, d.hop)
     )
     return _rows((await tx.conn.execute(q)).mappings())
@@ -148,7 +150,7 @@ async def returns_by_department(tx: Tx, start: datetime, end: datetime) -> dict[
     q = (
         select(d.department, func.count().label("n"))
         .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None))
+        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
         .group_by(d.department)
     )
     return {r.department: int(r.n) for r in await tx.conn.execute(q)}
