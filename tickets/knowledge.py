@@ -23,15 +23,17 @@ which keeps a query over 10 000 articles to a few tens of milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from tickets.model import Role, State, TimelineEntry
 from tickets.privacy import Viewer
@@ -215,22 +217,17 @@ class Candidate:
 def score(c: Candidate, terms: Sequence[str], category: str | None = None) -> float:
     """How well `c` answers `terms` (0: not at all), lifted when its category is the one chosen."""
     total, matched = 0.0, 0
-    title = c.title.lower()
-    keywords = [k.lower() for k in c.keywords]
+    title, tt, bt = c.title.lower(), c.title_terms, c.body_terms
+    # Keywords one per line, so "\nword\n" is a whole keyword; substring tests run in C.
+    kws = "\n" + "\n".join(c.keywords).lower() + "\n" if c.keywords else ""
     for w in terms:
         s = 0.0
-        if f" {w} " in c.title_terms:
-            s += TITLE_WORD
-        elif w in title or w in c.title_terms:
-            s += TITLE_PART
-        if any(w == k for k in keywords):
-            s += KEYWORD
-        elif any(w in k for k in keywords):
-            s += KEYWORD / 2
-        if f" {w} " in c.body_terms:
-            s += BODY_WORD
-        elif w in c.body_terms:
-            s += BODY_PART
+        if w in tt or w in title:
+            s = TITLE_WORD if f" {w} " in tt else TITLE_PART
+        if kws and w in kws:
+            s += KEYWORD if f"\n{w}\n" in kws else KEYWORD / 2
+        if w in bt:
+            s += BODY_WORD if f" {w} " in bt else BODY_PART
         if s:
             matched += 1
             total += s
@@ -261,21 +258,6 @@ def rank(
 # -- the service (store side) ----------------------------------------------------------------
 
 
-def _visible_version(viewer: Viewer, published_only: bool) -> Any:
-    """The version of each article a viewer reads: the newest for its editors, else published."""
-    published = kb_articles.c.published_version
-    if published_only or viewer.role not in REVIEWERS | WRITERS:
-        return published
-    if viewer.role in REVIEWERS:
-        return kb_articles.c.latest_version
-    if not viewer.scope:
-        return published
-    return case(
-        (kb_articles.c.department.in_(sorted(viewer.scope)), kb_articles.c.latest_version),
-        else_=published,
-    )
-
-
 _LIST_COLUMNS = (
     kb_articles.c.id,
     kb_articles.c.department,
@@ -295,12 +277,97 @@ _LIST_COLUMNS = (
 )
 
 
+# A transaction that read the clock this long before it committed is still picked up.
+_REFRESH_OVERLAP = timedelta(seconds=10)
+_RECHECK_SECONDS = 5.0
+
+
+class _SearchIndex:
+    """Each article's published and newest version, as search reads them, kept in memory.
+
+    Every search first asks the store whether anything changed (count and newest change) and
+    then reads only the articles changed since it last looked (by `kb_articles.updated_at`,
+    with an overlap for late commits), so an article published by another process is found
+    on the next query; the first search of a process loads all.
+    """
+
+    def __init__(self) -> None:
+        self.versions: dict[int, dict[int, tuple[Row, Candidate]]] = {}
+        self.seen: datetime | None = None
+        self.mark: tuple[Any, ...] | None = None  # (count, newest change) when last read
+        self.read_at = 0.0
+        self.lock = asyncio.Lock()
+
+    def changed(self) -> None:
+        """This process wrote an article: read the recent changes on the next search."""
+        self.mark = None
+
+    async def refresh(self, store: Store) -> None:
+        async with self.lock:
+            articles = kb_articles.c
+            async with store.read() as tx:
+                row = (
+                    await tx.conn.execute(select(func.count(), func.max(articles.updated_at)))
+                ).one()
+            mark = tuple(row)
+            # Nothing new: skip, but look at the overlap window now and then anyway, for an
+            # edit whose commit landed after a newer one (same count, same newest time).
+            if mark == self.mark and time.monotonic() - self.read_at < _RECHECK_SECONDS:
+                return
+            self.mark, self.read_at = mark, time.monotonic()
+            query = select(*_LIST_COLUMNS).select_from(
+                kb_articles.join(
+                    kb_versions,
+                    and_(
+                        kb_versions.c.article_id == articles.id,
+                        or_(
+                            kb_versions.c.version == articles.latest_version,
+                            kb_versions.c.version == articles.published_version,
+                        ),
+                    ),
+                )
+            )
+            if self.seen is not None:
+                query = query.where(articles.updated_at >= self.seen - _REFRESH_OVERLAP)
+            async with store.read() as tx:
+                rows = [dict(r) for r in (await tx.conn.execute(query)).mappings().all()]
+            fresh: dict[int, dict[int, tuple[Row, Candidate]]] = {}
+            for r in rows:
+                fresh.setdefault(r["id"], {})[r["version"]] = (r, _candidate(r))
+                if self.seen is None or r["updated_at"] > self.seen:
+                    self.seen = r["updated_at"]
+            self.versions.update(fresh)
+
+    def visible(self, viewer: Viewer, published_only: bool) -> Iterable[tuple[Row, Candidate]]:
+        """The version of each article a viewer reads: its editors the newest, others published."""
+        for versions in self.versions.values():
+            any_row = next(iter(versions.values()))[0]
+            drafts = not published_only and may_see_drafts(viewer, any_row["department"])
+            wanted = any_row["latest_version"] if drafts else any_row["published_version"]
+            if wanted in versions:
+                yield versions[wanted]
+
+
+def _candidate(r: Row) -> Candidate:
+    return Candidate(
+        r["id"],
+        r["version"],
+        r["title"],
+        r["title_terms"],
+        r["body_terms"],
+        tuple(r["keywords"] or ()),
+        r["category"],
+        r["expires_on"],
+    )
+
+
 class KnowledgeBase:
     """Articles, their versions and review, search, and citations on tickets."""
 
     def __init__(self, store: Store, tickets: TicketService) -> None:
         self.store = store
         self.tickets = tickets
+        self._index = _SearchIndex()
 
     def now(self) -> datetime:
         """The service clock (UTC)."""
@@ -441,6 +508,7 @@ class KnowledgeBase:
                 await self._audit(
                     tx, viewer, KbAction.SUBMIT, {"article_id": article_id, "version": 1}
                 )
+        self._index.changed()
         return await self.get(article_id, viewer)
 
     async def _article(self, tx: Tx, article_id: int) -> Row:
@@ -540,6 +608,7 @@ class KnowledgeBase:
                 await self._audit(
                     tx, viewer, KbAction.SUBMIT, {"article_id": article_id, "version": version}
                 )
+        self._index.changed()
         return await self.get(article_id, viewer)
 
     async def _set_article(
@@ -636,6 +705,7 @@ class KnowledgeBase:
                 action,
                 {"article_id": article_id, "version": version, "reason": reason},
             )
+        self._index.changed()
         return await self.get(article_id, viewer)
 
     # -- reads -----------------------------------------------------------------------------
@@ -739,54 +809,28 @@ class KnowledgeBase:
         of a category without hiding the others. Without words the newest come first.
         """
         terms = search_terms(q) if q.strip() else []
-        visible = _visible_version(viewer, published_only)
-        query = select(*_LIST_COLUMNS).select_from(
-            kb_articles.join(
-                kb_versions,
-                and_(
-                    kb_versions.c.article_id == kb_articles.c.id, kb_versions.c.version == visible
-                ),
-            )
-        )
-        if department:
-            query = query.where(kb_articles.c.department == department)
-        if status:
-            query = query.where(kb_articles.c.status == status)
         today = self.today()
-        if expired is not None:
-            query = query.where(
-                kb_versions.c.expires_on < today if expired else kb_versions.c.expires_on >= today
-            )
-        if category:
-            query = query.where(
-                or_(
-                    kb_versions.c.category == category,
-                    kb_versions.c.category.like(category + ".%"),
-                )
-            )
+        await self._index.refresh(self.store)
+        chosen: list[tuple[Row, Candidate]] = []
+        for row, cand in self._index.visible(viewer, published_only):
+            if department and row["department"] != department:
+                continue
+            if status and row["article_status"] != status:
+                continue
+            if expired is not None and is_expired(row["expires_on"], today) != expired:
+                continue
+            if category and not (
+                row["category"] == category or (row["category"] or "").startswith(category + ".")
+            ):
+                continue
+            chosen.append((row, cand))
+        by_id = {row["id"]: row for row, _ in chosen}
         if terms:
-            query = query.where(
-                or_(
-                    *(
-                        or_(
-                            kb_versions.c.title_terms.contains(w, autoescape=True),
-                            kb_versions.c.body_terms.contains(w, autoescape=True),
-                            func.lower(kb_versions.c.title).contains(w, autoescape=True),
-                        )
-                        for w in terms
-                    )
-                )
-            )
-        else:
-            query = query.order_by(kb_articles.c.updated_at.desc(), kb_articles.c.id.desc())
-        async with self.store.read() as tx:
-            rows = [dict(r) for r in (await tx.conn.execute(query)).mappings().all()]
-        by_id = {r["id"]: r for r in rows}
-        if terms:
-            ranked = rank((self._candidate(r) for r in rows), terms, today, boost or category)
+            ranked = rank((c for _, c in chosen), terms, today, boost or category)
             ordered = [(by_id[c.article_id], s) for c, s in ranked]
         else:
-            ordered = [(r, 0.0) for r in rows]
+            ordered = [(r, 0.0) for r, _ in chosen]
+            ordered.sort(key=lambda rs: (rs[0]["updated_at"], rs[0]["id"]), reverse=True)
             ordered.sort(key=lambda rs: is_expired(rs[0]["expires_on"], today))
         page = ordered[offset : offset + limit]
         bodies = await self._bodies([(r["id"], r["version"]) for r, _ in page])
@@ -798,19 +842,6 @@ class KnowledgeBase:
             item["updated_at"] = r["updated_at"].isoformat()
             items.append(item)
         return items, len(ordered)
-
-    @staticmethod
-    def _candidate(r: Row) -> Candidate:
-        return Candidate(
-            r["id"],
-            r["version"],
-            r["title"],
-            r["title_terms"],
-            r["body_terms"],
-            tuple(r["keywords"] or ()),
-            r["category"],
-            r["expires_on"],
-        )
 
     async def _bodies(self, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
         if not keys:
