@@ -124,8 +124,16 @@ async def portal(request: web.Request) -> web.Response:
             max_mb=RESULT_RULES.max_bytes // MIB,
             max_count=RESULT_RULES.max_count,
             texts={k: t(k, locale) for k in CATALOG if k.startswith(("portal.", "live."))},
+            sub_units=lambda code: _sub_units(svc, code, locale),
         ),
     )
+
+
+def _sub_units(svc: ConsoleServices, code: str | None, locale: str) -> list[tuple[str, str]]:
+    """The units below `code` an order can be passed on to (转派下级), with their names."""
+    tree = svc.tickets.tree
+    below = sorted(c for c in tree.descendants(code) if c != code) if code else []
+    return [(c, tree.name(c, locale)) for c in below]
 
 
 def _pressing(item: dict[str, Any]) -> tuple[bool, str]:
@@ -196,6 +204,20 @@ async def extension(request: web.Request) -> web.Response:
         raise field_error("days", "a whole number of working days from 1 to 60", locale)
     ticket = await services(request).tickets.act(
         number, viewer, Action.REQUEST_EXTENSION, reason=reason, payload={"days": days}
+    )
+    return web.json_response(ticket)
+
+
+@routes.post("/api/v1/portal/orders/{number}/pass_on")
+async def pass_on(request: web.Request) -> web.Response:
+    """转派下级: a signed order goes on to one of the unit's own sub-units."""
+    viewer, number, locale = await _acting(request)
+    data = await json_body(request)
+    department = data.get("department")
+    if not isinstance(department, str) or department not in services(request).tickets.tree:
+        raise field_error("department", "choose one of your sub-units", locale)
+    ticket = await services(request).tickets.act(
+        number, viewer, Action.PASS_ON, payload={"department": department}
     )
     return web.json_response(ticket)
 

@@ -72,7 +72,7 @@
   }
 
   // Where the order lives after the action: the tab that now holds it.
-  var NEXT = { sign: "handling", "return": "returned", result: "done" };
+  var NEXT = { sign: "handling", "return": "returned", result: "done", pass_on: "sign" };
 
   function act(card, kind, form, button) {
     var number = card.dataset.number, body, isForm = false;

@@ -127,7 +127,7 @@ async def test_portal_supervision_and_recordings_by_role(login: Any) -> None:
         expected = {"agent": 404, "sup": 404, "cg": 403, "admin": 403}.get(who, 404)
         assert rec.status == expected, (who, rec.status)
     eco, agent, cg = await login("eco"), await login("agent"), await login("cg")
-    for action in ("sign", "return", "extension", "result", "unmask"):
+    for action in ("sign", "return", "extension", "result", "pass_on", "unmask"):
         await eco.call("POST", f"/api/v1/portal/orders/{a}/{action}", {}, status=404)
         await agent.call("POST", f"/api/v1/portal/orders/{a}/{action}", {}, status=403)
     await cg.call("POST", f"/api/v1/supervision/{a}/supervise", {"note": "x"}, status=403)

@@ -189,3 +189,26 @@ async def test_unmask_with_a_reason_is_audited(center: Center, login: Any) -> No
     log = await admin.call("GET", "/api/v1/audit")
     rows = [r for r in log if r["action"] == "unmask"]
     assert [(r["username"], r["reason"]) for r in rows] == [("cg", "需要回电核实地址")]
+
+
+async def test_pass_on_to_a_sub_unit(center: Center, login: Any) -> None:
+    n = await _order(center, "chengguan", "13800138061")
+    cg, jinniu, eco = await login("cg"), await login("cg_jinniu"), await login("eco")
+    await cg.call("POST", f"/api/v1/portal/orders/{n}/sign", {})
+    page = await (await cg.client.get("/portal?tab=handling")).text()
+    assert 'data-act="pass_on"' in page and 'value="chengguan.jinniu"' in page
+    path = f"/api/v1/portal/orders/{n}/pass_on"
+    await eco.call("POST", path, {"department": "eco"}, status=404)
+    for bad in ({}, {"department": "nowhere"}, {"department": "eco"}):
+        err = await cg.call("POST", path, bad, status=400)
+        assert err["error"]["field"] == "department", bad
+    t = await cg.call("POST", path, {"department": "chengguan.jinniu"})
+    assert t["state"] == "dispatched" and t["lead_department"] == "chengguan.jinniu"
+    assert n in await (await jinniu.client.get("/portal")).text()
+    assert (await jinniu.call("POST", f"/api/v1/portal/orders/{n}/sign", {}))["state"] == "handling"
+    up = await jinniu.call("POST", path, {"department": "chengguan"}, status=400)
+    assert up["error"]["field"] == "department"  # only downwards
+    page = await (await jinniu.client.get("/portal?tab=handling")).text()
+    assert 'value="chengguan.jinniu.fuqin"' in page and 'value="chengguan"' not in page
+    t = await jinniu.call("POST", path, {"department": "chengguan.jinniu.fuqin"})
+    assert t["lead_department"] == "chengguan.jinniu.fuqin"  # on down to the street office
