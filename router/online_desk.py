@@ -129,7 +129,8 @@ class OnlineDesk:
             await self._news(offer.username, gone_news)
         if gone:
             await self.records.let_go([o.ticket_id for o in gone])
-        await self.route()
+        if not await self.route() and gone:
+            await self._queue_news()
 
     async def run(self) -> None:
         """Forever: tick (the center's background task)."""
@@ -165,8 +166,8 @@ class OnlineDesk:
             async with self._lock:
                 self.queue = routing.add(self.queue, c)
             self.taken.pop(e.ticket_id, None)
-            await self._queue_news()
-            await self.route()
+            if not await self.route():
+                await self._queue_news()
         elif row["status"] == TAKEN and contact is not None:
             await self._news(
                 row["agent"],
@@ -206,6 +207,8 @@ class OnlineDesk:
             if c is None:
                 continue
             await self._news(offer.username, {"type": "chat_offer", **await self._summary(c)})
+        if offers:
+            await self._queue_news()
         return offers
 
     async def _summary(self, c: Contact) -> dict[str, Any]:
@@ -264,7 +267,8 @@ class OnlineDesk:
             except NotYours as e:
                 raise OnlineError("not_offered", 409, str(e)) from None
         await self.records.let_go([ticket_id])
-        await self.route()
+        if not await self.route():
+            await self._queue_news()
 
     async def end(self, viewer: Viewer, ticket_id: int) -> None:
         """The agent ends the conversation; their chat slot is free again."""
@@ -338,13 +342,14 @@ class OnlineDesk:
         ids = sorted(t for t, agent in self.taken.items() if agent == viewer.username)
         return [await self.conversation(viewer, t) for t in ids]
 
-    async def waiting(self, viewer: Viewer) -> list[dict[str, Any]]:
+    async def waiting(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
         """The queue as the workspace lists it, longest waiting first."""
         return [
             {
                 **await self._summary(c),
                 "offered": c.offered_to is not None,
-                "offered_to_me": c.offered_to == viewer.username,
+                "offered_to": c.offered_to,
+                "offered_to_me": viewer is not None and c.offered_to == viewer.username,
             }
             for c in sorted(self.queue, key=lambda c: c.since)
         ]
@@ -407,6 +412,8 @@ class OnlineDesk:
                     "reason": after.state.value,
                 }
                 self._soon(self._news(username, news))
+            if back:
+                self._soon(self._queue_news())
         if after.state in routing.TAKING or before.state in routing.TAKING:
             self._soon(self.route())
 
@@ -449,7 +456,11 @@ class OnlineDesk:
         await self.bus.publish(DeskNews(at=self.clock(), to=to, message=message))
 
     async def _queue_news(self) -> None:
-        await self._news(None, {"type": "online_queue", **self.figures(self.clock())})
+        # The whole queue in one message, read once: no workspace has to ask for it.
+        queue = await self.waiting()
+        await self._news(
+            None, {"type": "online_queue", "figures": self.figures(self.clock()), "queue": queue}
+        )
 
     async def drain(self) -> None:
         """Wait for pushes in flight (tests, shutdown)."""

@@ -6,7 +6,7 @@
   var root = document.getElementById("online-desk");
   if (!root) { return; }
   var T = JSON.parse(document.getElementById("live-texts").textContent);
-  var csrf = root.dataset.csrf, tz = root.dataset.tz || undefined;
+  var csrf = root.dataset.csrf, tz = root.dataset.tz || undefined, me = root.dataset.user;
   var lang = document.documentElement.lang || "zh-CN";
   var convs = {}, order = [], active = null, offers = {}, queue = [], offerSeconds = 30;
   var unread = {}, reloadSoon = null;
@@ -64,7 +64,15 @@
       offerSeconds = r.data.offer_seconds || offerSeconds;
       queue = r.data.queue;
       var keep = {};
-      r.data.mine.forEach(function (c) { convs[c.ticket_id] = c; keep[c.ticket_id] = true; });
+      r.data.mine.forEach(function (c) {
+        // The answer may be older than what the socket already told: keep the newer.
+        var local = convs[c.ticket_id], ids = {};
+        c.messages.forEach(function (m) { ids[m.id] = true; settled(m); });
+        if (local) { local.messages.forEach(function (m) { if (!ids[m.id]) { c.messages.push(m); } }); }
+        c.messages.sort(function (a, b) { return a.at < b.at ? -1 : a.at > b.at ? 1 : 0; });
+        convs[c.ticket_id] = c;
+        keep[c.ticket_id] = true;
+      });
       order = r.data.mine.map(function (c) { return c.ticket_id; });
       Object.keys(convs).forEach(function (id) { if (!keep[id]) { delete convs[id]; } });
       // Offers made to me before this page loaded are in the queue with my name.
@@ -314,8 +322,7 @@
     var c = convs[id];
     if (!c) { return; }
     if (c.messages.some(function (x) { return x.id === m.id; })) { return; }
-    var known = m.outbox_id !== undefined ? statusOf[m.outbox_id] : null;
-    if (known) { m.status = known.status; m.error = known.error; }
+    settled(m);
     c.messages.push(m);
     if (id === active) { renderPanel(); } else { unread[id] = (unread[id] || 0) + 1; renderTabs(); }
   }
@@ -356,6 +363,11 @@
       renderTabs(); renderPanel(); reloadLater();
     });
   });
+  // A reply's status as the socket told it, unless the message already knows its end.
+  function settled(m) {
+    var known = m.outbox_id !== undefined ? statusOf[m.outbox_id] : null;
+    if (known && (m.status === "pending" || m.status === "retrying")) { m.status = known.status; m.error = known.error; }
+  }
   function replyStatus(m) {
     statusOf[m.id] = m;
     Object.keys(convs).forEach(function (id) {
@@ -377,7 +389,11 @@
     chat_message: function (m) { addMessage(m.ticket_id, m.message); },
     reply_status: replyStatus,
     presence: function (m) { showLoad(m); },
-    online_queue: function () { reloadLater(); },
+    online_queue: function (m) {
+      queue = m.queue.map(function (q) { q.offered_to_me = q.offered_to === me; return q; });
+      showFigures(m.figures);
+      renderQueue();
+    },
     // A call moves the agent's presence (on a call, after-call work): what may be offered.
     call_answered: function () { reloadLater(); },
     call_finished: function () { reloadLater(); },
