@@ -292,6 +292,12 @@ async def test_logging_out_hands_back_and_nobody_over_their_limit(floor: Floor) 
     await floor.settle()
     assert all(c.offered_to is None for c in desk.queue)
     assert desk.figures(floor.clock())["waiting"] == 3
+    # Every workspace gets the queue in one message: here, the last one says all three wait.
+    news = await floor.next(floor.sockets["zhang"], "online_queue")
+    while any(q["offered_to"] for q in news["queue"]):
+        news = await floor.next(floor.sockets["zhang"], "online_queue")
+    assert news["figures"]["waiting"] == 3
+    assert [q["preview"] for q in news["queue"]] == ["第0个问题", "第1个问题", "第2个问题"]
     board = await wallboard(floor.center.app[SERVICES])
     assert board["online"]["waiting"] == 3 and board["online"]["longest_wait_seconds"] == 0.0
 
