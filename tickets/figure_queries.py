@@ -3,9 +3,8 @@ ranking at scale), call figures, department classes and score adjustments.
 
 Functions over a `Tx` (one connection); read-only except the class and adjustment writes.
 Joins go to grouped derived tables, never to a subquery per row, so a quarter over millions
-of tickets is one pass over the period's rows and their timeline/dispatch entries; those are
-bounded below by the period's start (a response, an extension or a dispatch never comes
-before its ticket), which lets the (action, at) and dispatched_at indexes find them.
+of tickets is one pass over the period's rows and their timeline/dispatch entries (found by
+ticket_id from the period's ticket ids, never by scanning those tables).
 """
 
 from __future__ import annotations
@@ -43,12 +42,17 @@ def _period(start: datetime, end: datetime) -> Any:
     return and_(t.created_at >= start, t.created_at < end)
 
 
+def _ids(start: datetime, end: datetime) -> Any:
+    # The period's tickets by the created_at index; their timeline and dispatch rows are then
+    # found by ticket_id, so the work follows the period, not the table.
+    return select(t.id).where(_period(start, end))
+
+
 def _first_responses(start: datetime, end: datetime) -> Any:
     tl = timeline.c
     return (
         select(tl.ticket_id, func.min(tl.at).label("first_response_at"))
-        .join(tickets, tickets.c.id == tl.ticket_id)
-        .where(_period(start, end), tl.action.in_(RESPONSE_ACTIONS), tl.at >= start)
+        .where(tl.ticket_id.in_(_ids(start, end)), tl.action.in_(RESPONSE_ACTIONS))
         .group_by(tl.ticket_id)
         .subquery("fr")
     )
@@ -58,8 +62,7 @@ def _extension_counts(start: datetime, end: datetime) -> Any:
     tl = timeline.c
     return (
         select(tl.ticket_id, func.count().label("extensions"))
-        .join(tickets, tickets.c.id == tl.ticket_id)
-        .where(_period(start, end), tl.action == "approve_extension", tl.at >= start)
+        .where(tl.ticket_id.in_(_ids(start, end)), tl.action == "approve_extension")
         .group_by(tl.ticket_id)
         .subquery("ext")
     )
@@ -69,8 +72,7 @@ def _hop_counts(start: datetime, end: datetime) -> Any:
     d = dispatches.c
     return (
         select(d.ticket_id, (func.count(func.distinct(d.hop)) - 1).label("hops"))
-        .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.kind == "lead", d.dispatched_at >= start)
+        .where(d.ticket_id.in_(_ids(start, end)), d.kind == "lead")
         .group_by(d.ticket_id)
         .subquery("hops")
     )
@@ -80,8 +82,7 @@ def _return_counts(start: datetime, end: datetime) -> Any:
     d = dispatches.c
     return (
         select(d.ticket_id, func.count().label("returns"))
-        .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
+        .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
         .group_by(d.ticket_id)
         .subquery("ret")
     )
@@ -137,8 +138,7 @@ async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
     d = dispatches.c
     q = (
         select(d.ticket_id, d.department)
-        .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
+        .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
         .order_by(d.ticket_id, d.hop)
     )
     return _rows((await tx.conn.execute(q)).mappings())
@@ -149,8 +149,7 @@ async def returns_by_department(tx: Tx, start: datetime, end: datetime) -> dict[
     d = dispatches.c
     q = (
         select(d.department, func.count().label("n"))
-        .join(tickets, tickets.c.id == d.ticket_id)
-        .where(_period(start, end), d.returned_at.is_not(None), d.dispatched_at >= start)
+        .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
         .group_by(d.department)
     )
     return {r.department: int(r.n) for r in await tx.conn.execute(q)}

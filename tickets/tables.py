@@ -213,7 +213,6 @@ dispatches = Table(
     Column("code", String(32), nullable=False),
     UniqueConstraint("ticket_id", "hop", "department", name="uq_dispatches_hop"),
     Index("ix_dispatches_department", "department", "dispatched_at"),
-    Index("ix_dispatches_dispatched", "dispatched_at"),  # figures of a period
 )
 
 ratings = Table(

@@ -48,11 +48,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('departments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('class_code', sa.String(length=32), nullable=True))
-    op.create_index('ix_dispatches_dispatched', 'dispatches', ['dispatched_at'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_dispatches_dispatched', table_name='dispatches')
     with op.batch_alter_table('departments', schema=None) as batch_op:
         batch_op.drop_column('class_code')
     op.drop_index('ix_score_adjustments_day', table_name='score_adjustments')
