@@ -19,6 +19,7 @@ from reports.views import (
     DRILL_FIGURES,
     Period,
     PeriodError,
+    call_drill_view,
     drill_view,
     quarter_of,
     ranking_view,
@@ -170,6 +171,35 @@ async def drill_page(request: web.Request) -> web.Response:
             query=request.query_string,
             figures=DRILL_FIGURES,
         ),
+    )
+
+
+async def _call_drill(request: web.Request) -> dict[str, Any]:
+    await _supervisor(request)
+    locale = locale_of(request)
+    try:
+        return await call_drill_view(
+            _figures(request), _period(request), request.query.get("figure", "")
+        )
+    except PeriodError as e:
+        raise field_error(e.field, e.detail, locale) from None
+
+
+@routes.get("/api/v1/reports/drill/calls")
+async def call_drill_api(request: web.Request) -> web.Response:
+    """The calls behind one call figure."""
+    return web.json_response(await _call_drill(request))
+
+
+@routes.get("/reports/drill/calls")
+async def call_drill_page(request: web.Request) -> web.Response:
+    """The calls behind one call figure, as a page."""
+    data = await _call_drill(request)
+    session, _ = await signed_in(request)
+    return aiohttp_jinja2.render_template(
+        "drill_calls.html",
+        request,
+        page_context(request, user=session.user, csrf_token=session.csrf_token, d=data),
     )
 
 

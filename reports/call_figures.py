@@ -108,3 +108,30 @@ def call_figures(calls: Iterable[CallFacts], service_level_seconds: float = 15) 
         transfers_110_ok=sum(1 for t in to_110 if t[1]),
         setup=(round(sum(setups), 3), len(setups)),
     )
+
+
+CALL_FIGURES = ("offered", "answered", "abandoned", "within", "transfers_110", "transfers_110_ok")
+
+
+def call_members(
+    name: str, calls: Iterable[CallFacts], service_level_seconds: float = 15
+) -> list[CallFacts]:
+    """The calls behind one call figure (a call with two 110 transfers is listed twice in
+    `transfers_110`, as it counts twice)."""
+    if name not in CALL_FIGURES:
+        raise ValueError(f"unknown call figure {name!r}")
+    out: list[CallFacts] = []
+    for c in calls:
+        answered = c.answered and not c.abandoned
+        if name == "within":
+            keep = (
+                answered and c.wait_seconds is not None and c.wait_seconds <= service_level_seconds
+            )
+            out += [c] if keep else []
+        elif name in ("transfers_110", "transfers_110_ok"):
+            out += [
+                c for line, ok, _ in c.transfers if is_110(line) and (ok or name == "transfers_110")
+            ]
+        elif {"offered": True, "answered": answered, "abandoned": c.abandoned}[name]:
+            out.append(c)
+    return out

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports.call_figures import CallFigures
+from reports.call_figures import CALL_FIGURES, CallFigures, call_members
 from reports.figures import (
     COUNT_NAMES,
     RATE_NAMES,
@@ -319,3 +319,33 @@ async def drill_view(
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+async def call_drill_view(figures: FigureService, period: Period, figure: str) -> dict[str, Any]:
+    """The calls behind one call figure of the ranking page."""
+    if figure not in CALL_FIGURES:
+        raise PeriodError("figure", "one of " + ", ".join(CALL_FIGURES))
+    check_period(period.start, period.end)
+    calls = await figures.call_facts(period.lo, period.hi)
+    members = call_members(figure, calls, figures.service_level_seconds)
+    return {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "figure": figure,
+        "count": len(members),
+        "calls": [
+            {
+                "call_id": c.call_id,
+                "started_at": c.started_at.isoformat(),
+                "answered": c.answered and not c.abandoned,
+                "abandoned": c.abandoned,
+                "wait_seconds": c.wait_seconds,
+                "talk_seconds": c.talk_seconds,
+                "transfers": [
+                    {"line": line, "ok": ok, "setup_seconds": setup}
+                    for line, ok, setup in c.transfers
+                ],
+            }
+            for c in members
+        ],
+    }

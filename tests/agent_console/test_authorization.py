@@ -186,6 +186,8 @@ async def test_ranking_drill_classes_and_adjustments_by_role(login: Any) -> None
         "/reports/drill" + q + "&figure=tickets": readers,
         "/api/v1/reports/drill" + q + "&figure=tickets&part=d": readers,
         "/reports/drill.xlsx" + q + "&figure=tickets": readers,
+        "/reports/drill/calls" + q + "&figure=offered": readers,
+        "/api/v1/reports/drill/calls" + q + "&figure=abandoned": readers,
         "/reports/adjustments" + q: readers,
         "/api/v1/reports/adjustments" + q: readers,
         "/admin/classes": readers,

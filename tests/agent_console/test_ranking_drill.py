@@ -235,3 +235,28 @@ async def test_a_quarter_by_name(login: Any) -> None:
     assert bad["error"]["field"] == "quarter"
     page = await _page(sup, "/reports/ranking")
     assert "quarter=2026Q4" in page and "quarter=2026Q1" in page
+
+
+async def test_call_figures_drill_down_to_the_calls(center: Center, login: Any) -> None:
+    from tests.reports.test_figures import _fill_calls
+
+    await _fill_calls(center.store, 7, 60)  # calls in Oct-Dec 2026
+    sup = await login("sup")
+    r = await sup.call("GET", "/api/v1/reports/ranking?start=2026-09-01&end=2027-01-01")
+    calls = r["calls"]
+    assert calls["offered"] == 60
+    page = await _page(sup, "/reports/ranking?start=2026-09-01&end=2027-01-01")
+    links = re.findall(r'href="(/reports/drill/calls\?[^"]+)" data-count="(\d+)"', page)
+    assert len(links) == 6
+    for href, n in links:
+        d = await sup.call("GET", html.unescape(href).replace("/reports/", "/api/v1/reports/"))
+        assert d["count"] == int(n) == len(d["calls"]), href
+    within = await sup.call(
+        "GET", "/api/v1/reports/drill/calls?start=2026-09-01&end=2027-01-01&figure=within"
+    )
+    assert within["count"] == calls["service_level_counts"][0]
+    assert all(c["answered"] and c["wait_seconds"] <= 15 for c in within["calls"])
+    assert "data-count" in await _page(
+        sup, "/reports/drill/calls?start=2026-09-01&end=2027-01-01&figure=transfers_110"
+    )
+    await sup.call("GET", "/api/v1/reports/drill/calls?figure=nope", status=400)
