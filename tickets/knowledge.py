@@ -449,6 +449,11 @@ class KnowledgeBase:
             raise InvalidField("expires_on must be a day after today", field="expires_on")
         return out
 
+    def _renewed(self, expires_on: date) -> None:
+        """Nothing goes to review already expired: an expired article is renewed first."""
+        if is_expired(expires_on, self.today()) or expires_on == self.today():
+            raise InvalidField("expires_on must be a day after today", field="expires_on")
+
     @staticmethod
     def _search_columns(fields: Mapping[str, Any]) -> dict[str, str]:
         # Keywords are searched with the body and scored on their own (between title and body).
@@ -579,6 +584,8 @@ class KnowledgeBase:
                     "the article changed since you opened it; reload it", id=article_id
                 )
             fields = self._fields(data, latest)
+            if submit:
+                self._renewed(fields["expires_on"])
             status = Status.IN_REVIEW if submit else decision.status
             submitted = {
                 "submitted_by": viewer.username if submit else None,
@@ -670,6 +677,9 @@ class KnowledgeBase:
             extra: dict[str, Any] = {}
             version = latest
             if action is KbAction.SUBMIT:
+                current = await self._version(tx, article_id, latest)
+                assert current is not None
+                self._renewed(current["expires_on"])
                 await tx.conn.execute(
                     kb_versions.update()
                     .where(*where)

@@ -176,7 +176,14 @@ async def test_expired_articles_are_flagged_ranked_last_and_listed_to_renew(
     assert [r["id"] for r in await kb.to_renew(HRSS)] == [old]
     assert await kb.to_renew(CG) == []
     assert [i["id"] for i in (await kb.search(HRSS, expired=True))[0]] == [old]
-    # renewing is an edit with a new date, reviewed again
+    # an expired text does not go back to review unchanged: renewing is an edit with a new
+    # date, reviewed again
+    await kb.edit(old, HRSS, {"body": "同上，补充材料清单。"})
+    with pytest.raises(InvalidField) as e:
+        await kb.act(old, HRSS, KbAction.SUBMIT)
+    assert e.value.details == {"field": "expires_on"}
+    with pytest.raises(InvalidField):
+        await kb.edit(old, HRSS, {"title": "住房公积金提取办理指南"}, submit=True)
     await kb.edit(old, HRSS, {"expires_on": "2027-12-31"}, submit=True)
     await kb.act(old, SUP, KbAction.PUBLISH)
     assert [r["id"] for r in await kb.to_renew(HRSS)] == []
