@@ -456,3 +456,98 @@ async def act_submit(request: web.Request) -> web.Response:
         note = {"error": _error_text(e, locale)}
     back = "/knowledge/review" if form.get("back") == "review" else f"/knowledge/{article_id}"
     raise web.HTTPFound(back + "?" + urlencode(note))
+
+
+# -- the API's description (merged into /api/openapi.json) -----------------------------------
+
+
+def _op(summary: str, ok: str, errors: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "tags": ["knowledge"],
+        "security": [{"session": []}],
+        "responses": {
+            "200": {"description": ok},
+            **{code: {"description": "see the error's code and field"} for code in errors.split()},
+        },
+    }
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+_ARTICLE = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "maxLength": 200},
+        "body": {"type": "string", "maxLength": 20000},
+        "category": {"type": ["string", "null"]},
+        "keywords": {"type": ["array", "string"], "items": {"type": "string"}},
+        "expires_on": {"type": "string", "format": "date"},
+        "department": {"type": "string", "description": "create only; default: your own"},
+        "version": {"type": "integer", "description": "edit only: the version you opened"},
+        "submit": {"type": "boolean", "description": "straight into review"},
+    },
+}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/knowledge": {
+        "get": _op(
+            "Search articles (?q= Chinese, category, department, status, expired=0|1, "
+            "limit, offset); best first",
+            "{items, total}",
+            "400 401 403",
+        ),
+        "post": _op("Write an article (department staff)", "the article", "400 401 403", _ARTICLE),
+    },
+    "/api/v1/knowledge/quick": {
+        "get": _op(
+            "Quick answers: the best published articles for what the agent typed (?q=, category)",
+            "{items}",
+            "400 401 403",
+        ),
+    },
+    "/api/v1/knowledge/review": {
+        "get": _op("Articles waiting for review (supervisors, admins)", "{items}", "401 403"),
+    },
+    "/api/v1/knowledge/{id}": {
+        "get": _op("An article as you may read it (?version=)", "the article", "401 403 404"),
+        "patch": _op(
+            "Edit: a draft in place, a published article as its next version",
+            "the article",
+            "400 401 403 404 409",
+            _ARTICLE,
+        ),
+    },
+    "/api/v1/knowledge/{id}/actions/{action}": {
+        "post": _op(
+            "submit | publish | send_back (reason) | withdraw (reason)",
+            "the article",
+            "400 401 403 404 409",
+            {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}}},
+        ),
+    },
+    "/api/v1/knowledge/{id}/cite": {
+        "post": _op(
+            "Write on a ticket's timeline that its answer came from this article's version",
+            "the citation (201)",
+            "400 401 403 404",
+            {
+                "type": "object",
+                "required": ["ticket", "version"],
+                "properties": {"ticket": {"type": "string"}, "version": {"type": "integer"}},
+            },
+        ),
+    },
+}
+_ACTION = {
+    "name": "action",
+    "in": "path",
+    "required": True,
+    "schema": {"enum": [a.value for a in ACTIONS]},
+}
+for _path, _ops in OPENAPI_PATHS.items():
+    for _operation in _ops.values():
+        if "{id}" in _path:
+            _operation["parameters"] = [_ID, _ACTION] if "{action}" in _path else [_ID]

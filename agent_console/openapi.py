@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_console.admin_pages import OPENAPI_PATHS as ADMIN_PATHS
+from agent_console.knowledge_pages import OPENAPI_PATHS as KNOWLEDGE_PATHS
 from tickets.lifecycle import Action
 from tickets.model import Channel, RatingLevel, State
 
@@ -274,6 +275,7 @@ def spec() -> dict[str, Any]:
         },
     }
     paths.update(ADMIN_PATHS)
+    paths.update(KNOWLEDGE_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {

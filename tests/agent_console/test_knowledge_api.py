@@ -201,3 +201,18 @@ async def test_the_editor_keeps_what_was_typed_when_a_field_is_refused(login: An
     aid = resp.headers["Location"].split("?")[0].rsplit("/", 1)[1]
     art = await cg.call("GET", f"/api/v1/knowledge/{aid}")
     assert art["status"] == "in_review" and art["version"]["keywords"] == ["燃气"]
+
+
+async def test_every_knowledge_route_is_described(
+    center: Center, anon: TestClient[Any, Any]
+) -> None:
+    spec = await (await anon.get("/api/openapi.json")).json()
+    described = {(path, method.upper()) for path, ops in spec["paths"].items() for method in ops}
+    served = {
+        (info.get("path") or info.get("formatter") or "", route.method)
+        for route in center.app.router.routes()
+        if route.resource and route.method != "HEAD"
+        for info in [route.resource.get_info()]
+    }
+    mine = {(p, m) for p, m in served if p.startswith("/api/v1/knowledge")}
+    assert len(mine) == 8 and mine <= described
