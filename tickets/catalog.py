@@ -687,6 +687,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Published answers matching the description and category; using one "
         "fills the resolution and is written on the ticket's timeline.",
     ),
+    "kb.qa.hint_new": (
+        "按来电内容和分类匹配已发布的答复，可直接向市民宣读；受理后在工单页即时办结并引用。",
+        "Published answers for what the caller says, to read out; after accepting, resolve on "
+        "the ticket's page and cite the answer there.",
+    ),
     "kb.qa.search_ph": ("搜索知识库", "Search the knowledge base"),
     "kb.qa.none": ("没有匹配的知识。", "No matching article."),
     "kb.qa.idle": (

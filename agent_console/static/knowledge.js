@@ -1,14 +1,18 @@
-// Knowledge-base quick answers on the agent workspace: as the agent types the citizen's
-// description or picks a category, the best published answers appear; one click puts the
-// answer into the resolution and writes the article (id, version) on the ticket's timeline.
-// Self-contained: it only reads the ticket form and fills the answer box of the workspace.
+// Knowledge-base quick answers: as the agent types the citizen's description or picks a
+// category, the best published answers appear; one click puts the answer into the resolution
+// and writes the article (id, version) on the ticket's timeline. The panel says where it
+// reads and writes through data attributes, so the same script serves the agent workspace
+// (defaults), the new-ticket form (answers to read out; no ticket yet) and a ticket's page.
 (function () {
   "use strict";
   var panel = document.getElementById("kb-panel");
   if (!panel) { return; }
   var T = panel.dataset, csrf = panel.dataset.csrf;
-  var form = document.getElementById("ticket-form");
-  var answer = document.getElementById("answer");
+  function all(selector) { return selector ? Array.prototype.slice.call(document.querySelectorAll(selector)) : []; }
+  function wired(name, fallback) { return T[name] === undefined ? fallback : T[name]; }
+  var textFields = all(wired("textFields", "#ticket-form [name=subject], #ticket-form [name=description]"));
+  var categoryField = all(wired("categoryField", "#ticket-form [name=category]"))[0] || null;
+  var answer = T.answer === "" ? null : all(T.answer || "#answer")[0] || null;
   var own = document.getElementById("kb-qa-q");
   var list = document.getElementById("kb-qa-list");
   var empty = document.getElementById("kb-qa-empty");
@@ -30,19 +34,23 @@
   }
   function outcome(node, state, text) { node.dataset.state = state; node.textContent = text; }
 
-  // The ticket the workspace has open, once the call has made one.
+  // The ticket the answer is for: the page's own, or the one the call has made on the workspace.
   function ticketNumber() {
+    if (T.ticket) { return T.ticket; }
     var card = document.getElementById("ticket-card"), link = document.getElementById("form-number");
     var number = link ? (link.textContent || "").trim() : "";
     return card && !card.hidden && /^\d{8}-\d{6}$/.test(number) ? number : "";
   }
-  // What to search for: the agent's own words in the panel first, else the ticket form.
+  // What to search for: the agent's own words in the panel first, else the ticket's text.
   function query() {
     if (own.value.trim()) { return own.value.trim(); }
-    if (!form) { return ""; }
-    return (form.elements.subject.value + " " + form.elements.description.value).trim();
+    var text = textFields.map(function (f) { return f.value; }).join(" ");
+    return (text + " " + (T.query || "")).trim();
   }
-  function category() { return form && !own.value.trim() ? form.elements.category.value : ""; }
+  function category() {
+    if (own.value.trim()) { return ""; }
+    return categoryField ? categoryField.value : (T.category || "");
+  }
 
   function search() {
     var text = query().slice(0, 500), cat = category(), key = text + "\u0000" + cat;
@@ -65,7 +73,7 @@
   }
   function card(item) {
     var state = el("span", { cls: "outcome", role: "status" });
-    var use = el("button", { type: "button", cls: "small-btn primary kb-use", text: T.tUse });
+    var use = answer ? el("button", { type: "button", cls: "small-btn primary kb-use", text: T.tUse }) : null;
     var li = el("li", { cls: item.expired ? "is-expired" : "", "data-id": String(item.id), "data-version": String(item.version) }, [
       el("div", { cls: "kb-qa-title" }, [
         el("span", { text: item.title }),
@@ -79,12 +87,14 @@
         state
       ])
     ]);
-    use.addEventListener("click", function () { take(item, li, state); });
+    if (use) { use.addEventListener("click", function () { take(item, li, state); }); }
     return li;
   }
 
   // One click: the answer goes into the resolution; the article is cited on the ticket.
   function take(item, li, state) {
+    var box = answer.closest("details");
+    if (box) { box.open = true; }
     answer.value = item.body;
     answer.rows = Math.max(answer.rows, 4);  // the agent reads it out: show more than one line
     answer.dataset.kbArticle = item.id + ":" + item.version;
@@ -94,8 +104,8 @@
     var number = ticketNumber();
     if (number) { cite(item, number, state); }
     else { waiting = { item: item, state: state }; outcome(state, "pending", T.tUsedWait); }
-    var resolve = document.getElementById("resolve");
-    if (resolve) { resolve.focus(); }
+    var next = all(T.focus || "#resolve")[0];
+    if (next) { next.focus(); }
   }
   function cite(item, number, state) {
     outcome(state, "pending", T.tPending);
@@ -113,14 +123,10 @@
     }, function (err) { outcome(state, "failed", fill(T.tFailed, { reason: String(err) })); });
   }
 
-  if (form) {
-    form.addEventListener("input", function (ev) {
-      if (ev.target && (ev.target.name === "description" || ev.target.name === "subject")) { schedule(); }
-    });
-    form.addEventListener("change", function (ev) { if (ev.target && ev.target.name === "category") { schedule(); } });
-  }
+  textFields.forEach(function (f) { f.addEventListener("input", schedule); });
+  if (categoryField) { categoryField.addEventListener("change", schedule); }
   own.addEventListener("input", schedule);
-  // The workspace fills the form itself when a call's ticket arrives (no input event), and the
+  // The workspace fills its form itself when a call's ticket arrives (no input event), and the
   // ticket number appears only once the call is answered: look again every second.
   setInterval(function () {
     search();

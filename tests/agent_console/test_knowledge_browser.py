@@ -163,5 +163,31 @@ async def test_department_writes_supervisor_publishes_agent_answers_from_it(
     await expect(agent.locator(".tl-resolve_on_spot")).to_be_visible()
     resolved: Any = await center.tickets.view(number, SUP)
     assert resolved["result_text"] == GJJ_BODY
+
+    # A walk-in filled on the new-ticket form: the answers show while typing (to read out),
+    # and the ticket's page resolves on the spot with the answer cited.
+    await agent.goto(base + "/tickets/new")
+    await agent.fill("input[name=phone]", "13900001111")
+    await agent.fill("textarea[name=text]", "来人咨询居住证到期了怎么签注")
+    await expect(agent.locator("#kb-qa-list > li").first).to_contain_text("居住证办理和签注")
+    assert await agent.locator("#kb-qa-list button.kb-use").count() == 0  # no ticket yet
+    await agent.screenshot(path=str(SHOTS / "new_ticket_knowledge.png"), full_page=True)
+    await agent.click("form.form-grid button.primary")
+    await agent.wait_for_url("**/tickets/2*")
+    walk_in = agent.url.split("/tickets/")[1].split("?")[0]
+    first = agent.locator("#kb-qa-list > li").first
+    await expect(first).to_contain_text("居住证办理和签注")
+    await first.locator("button.kb-use").click()
+    await expect(first.locator(".outcome")).to_have_attribute("data-state", "done")
+    result = agent.locator("input[value=resolve_on_spot] ~ label textarea[name=result]")
+    await expect(result).to_be_visible()
+    assert "社区警务室" in await result.input_value()
+    await agent.locator("input[value=resolve_on_spot] ~ button").click()
+    await expect(agent.locator(".page-head .badge")).to_have_text("待回访")
+    await expect(agent.locator(".tl-knowledge_answer a.kb-cited")).to_contain_text(
+        "居住证办理和签注"
+    )
+    await agent.screenshot(path=str(SHOTS / "ticket_knowledge_cited.png"), full_page=True)
+    assert (await center.tickets.view(walk_in, SUP))["state"] == "follow_up"
     for p in (dept, sup, agent):
         await p.context.close()
