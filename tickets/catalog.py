@@ -158,6 +158,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "nav.tickets": ("工单", "Tickets"),
     "nav.new": ("新建工单", "New ticket"),
     "nav.verify": ("交办单验真", "Verify a sheet"),
+    "nav.verify_short": ("验真", "Verify"),
+    "nav.figures": ("统计考核", "Figures"),
     "nav.logout": ("退出", "Sign out"),
     "login.title": ("登录", "Sign in"),
     "login.username": ("用户名", "Username"),
