@@ -188,6 +188,7 @@ async def ticket_list(request: web.Request) -> web.Response:
             request,
             user=session.user,
             csrf_token=session.csrf_token,
+            flash=request.query.get("flash", "")[:200],
             items=items,
             total=total,
             page=page,
@@ -370,10 +371,12 @@ async def ticket_act(request: web.Request) -> web.Response:
                 payload["days"] = int(str(form.get("days")))
             except ValueError:
                 raise TicketErrorField("days", "whole number") from None
-        await svc.tickets.act(
+        done = await svc.tickets.act(
             number, viewer, action, reason=str(form.get("reason", "")), payload=payload
         )
         flash = t("flash.done", locale, action=t(f"action.{action.value}", locale))
+        if done.get("handed_on"):
+            raise web.HTTPFound("/tickets?" + urlencode({"flash": flash}))
     raise web.HTTPFound(f"/tickets/{number}?" + urlencode({"flash": flash}))
 
 

@@ -617,7 +617,12 @@ class TicketService:
                 payload=entry.payload,
             )
         )
-        return await self.view(number, viewer)
+        try:
+            return await self.view(number, viewer)
+        except TicketNotFound:
+            # The action handed the ticket on (110 handing back, a return accepted): done,
+            # and no longer the actor's to see.
+            return {"number": number, "state": new_state.value, "handed_on": True}
 
     async def _facts(self, tx: Tx, row: Row, viewer: Viewer) -> Facts:
         in_chain = True
@@ -1165,7 +1170,10 @@ class TicketService:
         if viewer.role is Role.CITIZEN:  # their own tickets only (see rate_as_citizen)
             return viewer.username == f"citizen:{row['citizen_id']}"
         if viewer.role in (Role.DEPARTMENT, Role.POLICE):
-            return any(d["department"] in viewer.scope for d in await tx.dispatches_of(row["id"]))
+            # The departments handling it now: one it was taken from (reassigned, or its
+            # return accepted) no longer sees it.
+            handlers = await tx.ticket_departments(row["id"])
+            return any(d["department"] in viewer.scope for d in handlers)
         return False
 
     async def give_deadline_warnings(

@@ -420,8 +420,8 @@ class Tx:
         if department_scope is not None:
             conds.append(
                 tickets.c.id.in_(
-                    select(dispatches.c.ticket_id).where(
-                        dispatches.c.department.in_(department_scope)
+                    select(ticket_departments.c.ticket_id).where(
+                        ticket_departments.c.department.in_(department_scope)
                     )
                 )
             )

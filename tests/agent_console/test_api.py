@@ -139,7 +139,8 @@ async def test_transfer_to_110_and_hand_back(login: Any) -> None:
     t = await police.call(
         "POST", f"/api/v1/tickets/{n}/actions/police_hand_back", {"reason": "非警务事项"}
     )
-    assert t["state"] == "received"
+    assert t["state"] == "received" and t["handed_on"]
+    await police.call("GET", f"/api/v1/tickets/{n}", status=404)  # back with 12345
 
 
 async def test_errors_are_clear(login: Any, anon: TestClient[Any, Any]) -> None:

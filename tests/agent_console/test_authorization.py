@@ -314,3 +314,18 @@ async def test_admin_routes_by_role(login: Any) -> None:
             assert resp.status == allowed.get(who, 403), (who, path, resp.status)
             if resp.status != 200:
                 assert "password" not in await resp.text()
+
+
+async def test_a_reassigned_order_leaves_the_department_it_was_taken_from(login: Any) -> None:
+    a, _ = await _two_orders(login)  # A went to chengguan
+    cg, eco, sup = await login("cg"), await login("eco"), await login("sup")
+    await cg.call("GET", f"/api/v1/tickets/{a}")
+    await sup.call("POST", f"/api/v1/tickets/{a}/actions/redispatch", {"department": "eco"})
+    await cg.call("GET", f"/api/v1/tickets/{a}", status=404)
+    listed = await cg.call("GET", "/api/v1/tickets")
+    assert a not in [t["number"] for t in listed["items"]]
+    assert (await eco.call("GET", f"/api/v1/tickets/{a}"))["number"] == a
+    listed = await eco.call("GET", "/api/v1/tickets")
+    assert a in [t["number"] for t in listed["items"]]
+    page = await cg.client.get(f"/tickets/{a}")
+    assert page.status == 404
