@@ -306,6 +306,7 @@ class _SearchIndex:
 
     def __init__(self) -> None:
         self.versions: dict[int, dict[int, tuple[Row, Candidate]]] = {}
+        self.published: list[tuple[Row, Candidate]] | None = None
         self.seen: datetime | None = None
         self.mark: tuple[Any, ...] | None = None  # (count, newest change) when last read
         self.read_at = 0.0
@@ -350,12 +351,26 @@ class _SearchIndex:
                 if self.seen is None or r["updated_at"] > self.seen:
                     self.seen = r["updated_at"]
             self.versions.update(fresh)
+            if fresh:
+                self.published = None
 
     def visible(self, viewer: Viewer, published_only: bool) -> Iterable[tuple[Row, Candidate]]:
         """The version of each article a viewer reads: its editors the newest, others published."""
+        if published_only or viewer.role not in REVIEWERS | WRITERS:
+            if self.published is None:  # what agents search, kept ready between changes
+                self.published = [
+                    versions[row["published_version"]]
+                    for versions in self.versions.values()
+                    for row in [next(iter(versions.values()))[0]]
+                    if row["published_version"] in versions
+                ]
+            return self.published
+        return self._editors_view(viewer)
+
+    def _editors_view(self, viewer: Viewer) -> Iterable[tuple[Row, Candidate]]:
         for versions in self.versions.values():
             any_row = next(iter(versions.values()))[0]
-            drafts = not published_only and may_see_drafts(viewer, any_row["department"])
+            drafts = may_see_drafts(viewer, any_row["department"])
             wanted = any_row["latest_version"] if drafts else any_row["published_version"]
             if wanted in versions:
                 yield versions[wanted]
