@@ -416,7 +416,16 @@ class Tx:
                 )
             )
         if overdue_at is not None:
-            conds.append(and_(tickets.c.due_at.is_not(None), tickets.c.due_at < overdue_at))
+            # Overdue means still owed: a result already given (late or not) or a ticket
+            # closed, merged or cancelled is no longer chased.
+            conds.append(
+                and_(
+                    tickets.c.due_at.is_not(None),
+                    tickets.c.due_at < overdue_at,
+                    tickets.c.result_at.is_(None),
+                    tickets.c.state.not_in(("closed", "merged", "cancelled")),
+                )
+            )
         if department_scope is not None:
             conds.append(
                 tickets.c.id.in_(

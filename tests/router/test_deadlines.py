@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from router.deadlines import DeadlineWatcher, OpenOrder, warnings_due
 from tests.fakes.clock import FakeClock
 from tickets.lifecycle import Action
-from tickets.model import InboundContact, Role
+from tickets.model import CitizenIdentity, InboundContact, Role
 from tickets.privacy import Viewer
 from tickets.service import TicketService
 
@@ -47,3 +47,27 @@ async def test_watch_warns_once_on_the_timeline(
     view = await service.view(r.ticket_number, Viewer("s", Role.SUPERVISOR))
     given = [e["payload"]["kind"] for e in view["timeline"] if e["action"] == "deadline_warning"]
     assert given == ["sign_overdue", "overdue"]
+
+
+async def test_overdue_lists_only_orders_still_owed(
+    service: TicketService, clock: FakeClock, make_contact: Callable[..., InboundContact]
+) -> None:
+    agent, sup = Viewer("a", Role.AGENT), Viewer("s", Role.SUPERVISOR)
+    eco = Viewer("e", Role.DEPARTMENT, "eco", frozenset({"eco"}))
+    owed, answered = [
+        (
+            await service.accept(
+                make_contact(
+                    citizen=CitizenIdentity(phone=f"1380013800{i}"), category="complaint.noise"
+                )
+            )
+        ).ticket_number
+        for i in range(2)
+    ]
+    for n in (owed, answered):
+        t = await service.act(n, agent, Action.DISPATCH, payload={"department": "eco"})
+    clock.now = datetime.fromisoformat(t["due_at"]) + timedelta(hours=1)
+    await service.act(answered, eco, Action.SIGN)
+    await service.act(answered, eco, Action.SUBMIT_RESULT, payload={"result": "已处理"})
+    rows, total = await service.list(sup, overdue=True)
+    assert [r["number"] for r in rows] == [owed] and total == 1
