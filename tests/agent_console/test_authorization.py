@@ -329,3 +329,73 @@ async def test_a_reassigned_order_leaves_the_department_it_was_taken_from(login:
     assert a in [t["number"] for t in listed["items"]]
     page = await cg.client.get(f"/tickets/{a}")
     assert page.status == 404
+
+
+def _all_routes(center: Center) -> list[tuple[str, str]]:
+    found = set()
+    for route in center.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if "pattern" in info:  # a placeholder limited to some words: take the first
+            for name, rx in re.findall(r"\(\?P<(\w+)>([^)]*)\)", info["pattern"].pattern):
+                if "|" in rx or rx.isalnum():
+                    path = path.replace("{" + name + "}", rx.split("|")[0])
+        if path and route.method not in ("HEAD", "OPTIONS", "*"):
+            found.add((route.method, path))
+    return sorted(found)
+
+
+def _fill(path: str, number: str) -> str:
+    path = path.replace("{number}", number).replace("{locale}", "en")
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+ROLES = ("agent", "agent2", "sup", "admin", "cg", "cg_jinniu", "eco", "police")
+# Who may read order A (dispatched to chengguan): the call floor, and chengguan itself.
+SEES_A = {"agent", "agent2", "sup", "admin", "cg"}
+
+
+async def test_every_page_and_read_route_for_every_role(center: Center, login: Any) -> None:
+    """Every GET route × every role: never a crash, and order A's citizen appears only to
+    those who may see A (unmasked only to the call floor)."""
+    a, _ = await _two_orders(login)
+    gets = [p for m, p in _all_routes(center) if m == "GET" and not p.startswith("/static")]
+    assert len(gets) > 60
+    for who in ROLES:
+        api = await login(who)
+        for path in gets:
+            resp = await api.client.get(_fill(path, a), allow_redirects=False)
+            body = await resp.read()
+            assert resp.status < 500, (who, path, resp.status)
+            text = body.decode("utf-8", "replace")
+            if who not in SEES_A:
+                assert NAME not in text and PHONE not in text, (who, path)
+            if who in ("cg", "admin"):
+                assert PHONE not in text, (who, path)  # masked until unmasked with a reason
+
+
+async def test_every_state_changing_route_needs_a_session_and_its_csrf_token(
+    center: Center, login: Any, anon: TestClient[Any, Any]
+) -> None:
+    """Every POST/PUT/PATCH/DELETE × anonymous and × every role without the CSRF token:
+    refused, and nothing changes (public forms and platform callbacks check their own
+    signatures instead)."""
+    a, _ = await _two_orders(login)
+    unsafe = [
+        (m, p)
+        for m, p in _all_routes(center)
+        if m in ("POST", "PUT", "PATCH", "DELETE") and not PUBLIC.match(p)
+    ]
+    assert len(unsafe) > 40
+    sup = await login("sup")
+    before = await sup.call("GET", f"/api/v1/tickets/{a}")
+    let_through = []
+    for who in (None, *ROLES):
+        client = anon if who is None else (await login(who)).client
+        for method, path in unsafe:
+            resp = await client.request(method, _fill(path, a), json={}, allow_redirects=False)
+            if resp.status not in (302, 401, 403):
+                let_through.append((who, method, path, resp.status))
+    assert let_through == [], "\n".join(map(str, let_through))
+    after = await sup.call("GET", f"/api/v1/tickets/{a}")
+    assert (after["state"], len(after["timeline"])) == (before["state"], len(before["timeline"]))
