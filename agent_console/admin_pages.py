@@ -567,7 +567,9 @@ async def sla_page(request: web.Request) -> web.Response:
     session, _ = await _reader(request)
     runtime = request.app[ADMIN]
     sla = await runtime.service.sla(runtime.defaults)
-    return _page(request, session, "admin_sla.html", sla=sla.model_dump())
+    figures = services(request).figures
+    limits = dict(figures.rules.response_seconds) if figures else {}
+    return _page(request, session, "admin_sla.html", sla=sla.model_dump(), reply_limits=limits)
 
 
 # -- the admin API in the OpenAPI description -------------------------------------------

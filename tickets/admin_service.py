@@ -66,10 +66,8 @@ class SlaSettings(BaseModel):
     service_level_seconds: float = Field(15, gt=0, le=120)  # answered within → in service level
     after_call_seconds: float = Field(30, ge=0, le=600)  # after-call work before ready again
     max_concurrent_chats: int = Field(3, ge=1, le=10)
-    reply_minutes_wechat: int = Field(3, ge=1, le=10080)  # first reply to an online contact
-    reply_minutes_telegram: int = Field(3, ge=1, le=10080)
-    reply_minutes_mail: int = Field(1440, ge=1, le=10080)
-    warning_lead_hours: float = Field(24, gt=0, le=240)  # deadline warning before due
+    # The reply limits per channel are counting rules of the figures (the [figures] section
+    # of the configuration), not set here: a figure must not change with a click.
 
 
 SLA_PREFIX = "sla."

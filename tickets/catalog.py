@@ -960,6 +960,17 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.holiday.mid_autumn_festival": ("中秋节", "Mid-Autumn Festival"),
     "admin.holiday.national_day": ("国庆节", "National Day"),
     "admin.holiday.anti_fascist_70th_day": ("抗战胜利纪念日", "Victory Day"),
+    "admin.sla.reply_limits": (
+        "在线渠道回复时限(统计口径)",
+        "Reply limits of online channels (counting rules)",
+    ),
+    "admin.sla.reply_limits_help": (
+        "即时响应率按此计算。口径由配置文件 [figures] 一节设定,改动须经统计口径审批后重启生效,"
+        "以免考核数字随手改变。",
+        "The response rate is counted with these limits. They are set in the [figures] section "
+        "of the configuration and change only with a restart, so no figure moves with a click.",
+    ),
+    "admin.sla.minutes": ("{n} 分钟", "{n} min"),
     "admin.sla.calls": ("话务", "Calls"),
     "admin.sla.online": ("在线渠道", "Online channels"),
     "admin.sla.orders": ("工单", "Orders"),
@@ -978,26 +989,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.sla.max_concurrent_chats_help": (
         "一名坐席同时接待的在线会话最多数量。",
         "The most online conversations one agent takes at once.",
-    ),
-    "admin.sla.reply_minutes_wechat": ("微信首次回复", "WeChat first reply"),
-    "admin.sla.reply_minutes_wechat_help": (
-        "群众留言后应答的时限。",
-        "Limit for the first answer.",
-    ),
-    "admin.sla.reply_minutes_telegram": ("Telegram 首次回复", "Telegram first reply"),
-    "admin.sla.reply_minutes_telegram_help": (
-        "群众留言后应答的时限。",
-        "Limit for the first answer.",
-    ),
-    "admin.sla.reply_minutes_mail": ("市长信箱首次回复", "Mailbox first reply"),
-    "admin.sla.reply_minutes_mail_help": (
-        "来信的首次回复时限(1440 分钟 = 24 小时)。",
-        "First reply to a letter (1440 minutes = 24 hours).",
-    ),
-    "admin.sla.warning_lead_hours": ("期限预警提前量", "Deadline warning lead"),
-    "admin.sla.warning_lead_hours_help": (
-        "办理期限到期前多少小时提醒承办单位与班长。",
-        "How many hours before the due time departments and supervisors are warned.",
     ),
     "admin.hint.username": (
         "用户名:2–64 位字母、数字或 . _ -,且不能与已有用户重复",
@@ -1045,10 +1036,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.hint.service_level_seconds": ("接通时限:1–120 秒", "Service level: 1–120 seconds"),
     "admin.hint.after_call_seconds": ("话后处理:0–600 秒", "After-call work: 0–600 seconds"),
     "admin.hint.max_concurrent_chats": ("在线并发上限:1–10", "Concurrent chats: 1–10"),
-    "admin.hint.reply_minutes_wechat": ("回复时限:1–10080 分钟", "Reply limit: 1–10080 minutes"),
-    "admin.hint.reply_minutes_telegram": ("回复时限:1–10080 分钟", "Reply limit: 1–10080 minutes"),
-    "admin.hint.reply_minutes_mail": ("回复时限:1–10080 分钟", "Reply limit: 1–10080 minutes"),
-    "admin.hint.warning_lead_hours": ("预警提前量:0–240 小时", "Warning lead: 0–240 hours"),
     "admin.audit.title": ("最近的管理操作", "Recent admin changes"),
     "admin.audit.none": ("还没有管理操作。", "No changes yet."),
     "admin.audit.user_add": ("新增用户", "added user"),

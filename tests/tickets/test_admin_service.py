@@ -370,12 +370,11 @@ async def test_sla_settings_are_stored_over_the_configured_defaults(admin: Admin
     defaults = SlaSettings(service_level_seconds=20)
     assert (await admin.sla(defaults)).service_level_seconds == 20
     saved = await admin.save_sla(
-        ADMIN, {"max_concurrent_chats": 5, "reply_minutes_mail": 720}, defaults
+        ADMIN, {"max_concurrent_chats": 5, "after_call_seconds": 60}, defaults
     )
     assert saved.max_concurrent_chats == 5 and saved.service_level_seconds == 20
     again = await admin.sla(defaults)
-    assert (again.max_concurrent_chats, again.reply_minutes_mail) == (5, 720)
-    assert again.reply_minutes_wechat == 3  # WeChat and Telegram: 3 minutes by default
+    assert (again.max_concurrent_chats, again.after_call_seconds) == (5, 60)
     for bad, field in (
         ({"max_concurrent_chats": 0}, "max_concurrent_chats"),
         ({"service_level_seconds": "fast"}, "service_level_seconds"),
