@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ CHAT_CHANNELS = frozenset({"wechat", "telegram"})
 LETTER_CHANNELS = frozenset({"mailbox", "web"})
 ONLINE_CHANNELS = CHAT_CHANNELS | LETTER_CHANNELS
 MAX_REPLY_CHARS = 2000  # a WeChat customer-service text takes at most 2048 bytes of words
+QUEUE_NEWS_SECONDS = 0.1  # changes this close together share one queue message
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,10 @@ class OnlineDesk:
         self.skills: dict[str, Row] = {}
         self._lock = asyncio.Lock()  # one routing decision at a time
         self._tasks: set[asyncio.Task[None]] = set()
+        # What the queue shows of each waiting contact, read once when it joins (a burst of
+        # arrivals must not re-read every waiting contact for every newcomer).
+        self._summaries: dict[int, dict[str, Any]] = {}
+        self._queue_news_due = False
         presence.listeners.append(self._presence_changed)
 
     def clock(self) -> datetime:
@@ -118,6 +124,7 @@ class OnlineDesk:
         """Once a second: after-call work that ran out, offers not taken in time, routing."""
         now = self.clock()
         self.presence.tick(now)
+        await self.drain()  # an agent hears they are ready again before any offer
         async with self._lock:
             self.queue, gone = routing.expire(self.queue, now, self.offer_seconds)
         for offer in gone:
@@ -154,6 +161,8 @@ class OnlineDesk:
         contact = next((c for c in contacts if c["id"] == e.contact_id), None)
         language = routing.language_of(contact["text"]) if contact else None
         row, queued = await self.records.open(e.ticket_id, e.channel, language, e.at)
+        if contact is not None and e.ticket_id in self._summaries:
+            self._summaries[e.ticket_id]["preview"] = (contact["text"] or "")[:140]
         if queued:
             ticket = await self.tickets.ticket_row(e.ticket_id)
             c = Contact(
@@ -212,22 +221,28 @@ class OnlineDesk:
         return offers
 
     async def _summary(self, c: Contact) -> dict[str, Any]:
-        ticket = await self.tickets.ticket_row(c.ticket_id)
-        contacts, _ = await self.records.messages(c.ticket_id)
-        last = contacts[-1] if contacts else None
+        fixed = self._summaries.get(c.ticket_id)
+        if fixed is None:
+            ticket = await self.tickets.ticket_row(c.ticket_id)
+            contacts, _ = await self.records.messages(c.ticket_id)
+            last = contacts[-1] if contacts else None
+            fixed = {
+                "ticket_id": c.ticket_id,
+                "number": ticket["number"] if ticket else "",
+                "channel": c.channel,
+                "kind": "letter" if c.channel in LETTER_CHANNELS else "chat",
+                "subject": (ticket["subject"] if ticket else "") or "",
+                "preview": (last["text"] if last else "")[:140],
+                "citizen": _who(contacts),
+            }
+            self._summaries[c.ticket_id] = fixed
         return {
-            "ticket_id": c.ticket_id,
-            "number": ticket["number"] if ticket else "",
-            "channel": c.channel,
-            "kind": "letter" if c.channel in LETTER_CHANNELS else "chat",
-            "subject": (ticket["subject"] if ticket else "") or "",
-            "preview": (last["text"] if last else "")[:140],
+            **fixed,
             "language": c.language,
             "category": c.category,
             "since": c.since.isoformat(),
             "offered_at": c.offered_at.isoformat() if c.offered_at else None,
             "offer_seconds": self.offer_seconds,
-            "citizen": _who(contacts),
         }
 
     # -- the agent's actions ---------------------------------------------------------------
@@ -390,6 +405,7 @@ class OnlineDesk:
     def _presence_changed(
         self, username: str, change: str, before: Presence, after: Presence
     ) -> None:
+        steps: list[Callable[[], Awaitable[Any]]] = []
         if change == "login":
             mine = sum(1 for agent in self.taken.values() if agent == username)
             if mine:
@@ -402,7 +418,7 @@ class OnlineDesk:
                 "chats": after.chats,
                 "max_chats": self.presence.max_chats_of(username),
             }
-            self._soon(self._news(username, state))
+            steps.append(lambda: self._news(username, state))
         if after.state not in routing.TAKING:
             self.queue, back = routing.hand_back(self.queue, username)
             for ticket_id in back:
@@ -411,11 +427,14 @@ class OnlineDesk:
                     "ticket_id": ticket_id,
                     "reason": after.state.value,
                 }
-                self._soon(self._news(username, news))
+                steps.append(functools.partial(self._news, username, news))
             if back:
-                self._soon(self._queue_news())
+                steps.append(self._queue_news)
         if after.state in routing.TAKING or before.state in routing.TAKING:
-            self._soon(self.route())
+            steps.append(self.route)
+        if steps:
+            # In order: the agent hears they are ready before the offer that follows.
+            self._soon(_in_order(steps))
 
     def _soon(self, work: Any) -> None:
         try:
@@ -456,7 +475,19 @@ class OnlineDesk:
         await self.bus.publish(DeskNews(at=self.clock(), to=to, message=message))
 
     async def _queue_news(self) -> None:
-        # The whole queue in one message, read once: no workspace has to ask for it.
+        # The whole queue in one message: no workspace has to ask for it. Changes close
+        # together (a burst of arrivals) share one message a moment later.
+        if self._queue_news_due:
+            return
+        self._queue_news_due = True
+        self._soon(self._send_queue_news())
+
+    async def _send_queue_news(self) -> None:
+        await asyncio.sleep(QUEUE_NEWS_SECONDS)
+        self._queue_news_due = False
+        waiting = {c.ticket_id for c in self.queue}
+        for gone in [t for t in self._summaries if t not in waiting]:
+            del self._summaries[gone]
         queue = await self.waiting()
         await self._news(
             None, {"type": "online_queue", "figures": self.figures(self.clock()), "queue": queue}
@@ -466,6 +497,11 @@ class OnlineDesk:
         """Wait for pushes in flight (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def _in_order(steps: Sequence[Callable[[], Awaitable[Any]]]) -> None:
+    for step in steps:
+        await step()
 
 
 def _citizen(c: Row) -> dict[str, Any]:
