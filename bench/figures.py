@@ -2,8 +2,13 @@
 PostgreSQL, each beside one bare `SELECT lead_department, count(*) … GROUP BY` over the same
 table in the same run.
 
-    python -m bench.figures --tickets 1000000 [--backend sqlite|postgres|both]
-                            [--pg-url postgresql+asyncpg://…] [--repeat 3]
+    python -m bench.figures [--tickets 200000] [--backend sqlite|postgres|both]
+                            [--pg-url postgresql+asyncpg://…] [--repeat 3] [--compare]
+
+The figure roll-ups are loaded the way `hotline figures --rebuild-rollups` does it (timed),
+then the figures are measured through them. Up to 1 M tickets (or with --compare) the
+quarterly ranking is first summed once from the tickets alone, timed, and the ranking read
+through the roll-ups must be the same.
 
 Without --pg-url a throwaway PostgreSQL 15 cluster is started (as the tests do; needs root
 and Debian's postgresql). A year of tickets (2026) is generated: every order accepted,
@@ -175,13 +180,18 @@ async def _timed(work: Any, repeat: int) -> tuple[float, Any]:
     return best, out
 
 
-async def measure(store: Store, repeat: int) -> dict[str, Any]:
-    service = FigureService(store)
-    quarter = Period(date(2026, 7, 1), date(2026, 10, 1), TZ, NOW)
-    today = NOW.replace(hour=0, minute=0)
+QUARTER = Period(date(2026, 7, 1), date(2026, 10, 1), TZ, NOW)
 
-    def name(code: str | None, locale: str) -> str:
-        return code or ""
+
+def _name(code: str | None, locale: str) -> str:
+    return code or ""
+
+
+async def measure(store: Store, repeat: int, summed: dict[str, Any] | None) -> dict[str, Any]:
+    service = FigureService(store)
+    quarter = QUARTER
+    today = NOW.replace(hour=0, minute=0)
+    name = _name
 
     async def bare() -> int:
         async with store.read() as tx:
@@ -197,6 +207,10 @@ async def measure(store: Store, repeat: int) -> dict[str, Any]:
     bare_s, _ = await _timed(bare, repeat)
     rank_s, r = await _timed(ranking, repeat)
     today_s, _ = await _timed(today_figures, repeat)
+    if summed is not None and {k: v for k, v in summed.items() if k != "at"} != {
+        k: v for k, v in r.items() if k != "at"
+    }:
+        raise AssertionError("the ranking through the roll-ups differs from the summed one")
     return {
         "bare_group_by_s": round(bare_s, 3),
         "quarterly_ranking_s": round(rank_s, 3),
@@ -250,23 +264,38 @@ def pg_cluster() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def run(url: str, n: int, repeat: int) -> dict[str, Any]:
+async def run(url: str, n: int, repeat: int, compare: bool) -> dict[str, Any]:
     store = create_store(url)
     try:
         await store.migrate()
         filled = await fill(store, url, n)
-        return {"fill_s": round(filled, 1), **await measure(store, repeat)}
+        service = FigureService(store)
+        out: dict[str, Any] = {"fill_s": round(filled, 1)}
+        summed = None
+        if compare:
+            # before the roll-ups exist: every figure summed from the period's tickets
+            t0 = time.perf_counter()
+            summed = await ranking_view(service, _name, QUARTER, 10)
+            out["summed_ranking_s"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        out["rollup_rows"] = await service.rebuild_rollups(NOW)
+        out["rollup_rebuild_s"] = round(time.perf_counter() - t0, 1)
+        async with store.write() as tx:
+            await tx.conn.execute(text("ANALYZE"))
+        return {**out, **await measure(store, repeat, summed)}
     finally:
         await store.close()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tickets", type=int, default=1_000_000)
+    p.add_argument("--tickets", type=int, default=200_000)
     p.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--pg-url")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--compare", action="store_true", help="sum the ranking without roll-ups too")
     a = p.parse_args()
+    compare = a.compare or a.tickets <= 1_000_000
     out: dict[str, Any] = {
         "tickets": a.tickets,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -275,14 +304,14 @@ def main() -> None:
     if a.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as d:
             out["sqlite"] = asyncio.run(run(f"sqlite+aiosqlite:///{Path(d) / 'f.db'}", a.tickets,
-                                            a.repeat))  # fmt: skip
+                                            a.repeat, compare))  # fmt: skip
             print("sqlite", out["sqlite"], flush=True)
     if a.backend in ("postgres", "both"):
         if a.pg_url:
-            out["postgres"] = asyncio.run(run(a.pg_url, a.tickets, a.repeat))
+            out["postgres"] = asyncio.run(run(a.pg_url, a.tickets, a.repeat, compare))
         else:
             with pg_cluster() as url:
-                out["postgres"] = asyncio.run(run(url, a.tickets, a.repeat))
+                out["postgres"] = asyncio.run(run(url, a.tickets, a.repeat, compare))
         print("postgres", out["postgres"], flush=True)
     print(json.dumps(out))
 

@@ -287,31 +287,47 @@ def user_passwd(ctx: click.Context, username: str, password: str, data_dir: Path
 
 
 @main.command("figures")
-@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
-@click.option("--to", "end", required=True, help="Day after the last, YYYY-MM-DD.")
+@click.option("--from", "start", help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", help="Day after the last, YYYY-MM-DD.")
 @click.option("--department", help="Only this department's row (its place kept).")
 @click.option("--min-follow-ups", default=10, show_default=True, help="Rated orders to rank.")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
     show_default=True,
 )  # fmt: skip
+@click.option(
+    "--rebuild-rollups", is_flag=True,
+    help="Recount the figure roll-ups from the tickets (after a migration or new limits).",
+)  # fmt: skip
 @_data_dir
 @click.pass_context
 def figures(
     ctx: click.Context,
-    start: str,
-    end: str,
+    start: str | None,
+    end: str | None,
     department: str | None,
     min_follow_ups: int,
     fmt: str,
+    rebuild_rollups: bool,
     data_dir: Path | None,
 ) -> None:
     """The ranking and figures of a period, as on /reports/ranking."""
+    settings = _settings(ctx.find_root(), data_dir=data_dir)
+    if rebuild_rollups:
+
+        async def rebuild(c: Center) -> int:
+            service = c.app[SERVICES].figures
+            assert service is not None
+            return await service.rebuild_rollups(c.tickets.clock())
+
+        click.echo(f"figure roll-ups rebuilt: {_run(settings, rebuild)} rows")
+        return
+    if start is None or end is None:
+        raise click.BadParameter("YYYY-MM-DD", param_hint="--from/--to")
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
         raise click.BadParameter("YYYY-MM-DD", param_hint="--from/--to") from None
-    settings = _settings(ctx.find_root(), data_dir=data_dir)
 
     async def work(c: Center) -> dict[str, Any]:
         svc = c.app[SERVICES]

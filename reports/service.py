@@ -1,11 +1,13 @@
 """Figures for a period, two ways that must agree: pure functions over each ticket's facts
-(small sets, tests, drill-down to the orders behind a number) and SQL aggregates (scale)."""
+(small sets, tests, drill-down to the orders behind a number) and SQL aggregates (scale:
+the period's whole days from the maintained roll-up, `tickets.figure_rollups`, plus what the
+clock alone changes and any partial days, summed from the tickets)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from reports.call_figures import CallFacts, CallFigures, call_figures, transfers_from_marks
@@ -22,10 +24,28 @@ from reports.figures import (
 )
 from reports.scoring import Adjustment, DepartmentClass
 from tickets import figure_queries as fq
+from tickets import figure_rollups as fr
 from tickets.model import RatingLevel
-from tickets.store import Store
+from tickets.store import Store, Tx
 
 Path = Literal["pure", "sql"]
+# What the SQL path sums per department or district.
+_SUMS = (
+    "tickets",
+    "response_n",
+    "on_time_n",
+    "on_time_d",
+    "feedback_n",
+    "feedback_d",
+    "satisfied_n",
+    "rated",
+    "excluded",
+    "cycle_seconds",
+    "cycle_n",
+    "extensions",
+    "hops",
+    "returns",
+)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -147,6 +167,21 @@ class FigureService:
 
     # -- SQL path -------------------------------------------------------------------------
 
+    def rollup_rules(self) -> fr.RollupRules:
+        """The limits the roll-up must be counted under to serve these figures."""
+        rules = self.rules
+        return fr.RollupRules(
+            {ch: float(sec) for ch, sec in rules.response_seconds.items()},
+            float(rules.default_response_seconds),
+            float(rules.feedback_hours * 3600),
+        )
+
+    async def rebuild_rollups(self, at: datetime) -> int:
+        """Recount the figure roll-ups from the tickets under these limits (after a migration,
+        or when the limits change); returns the roll-up rows written."""
+        async with self.store.write() as tx:
+            return await fr.rebuild(tx, self.rollup_rules(), at)
+
     async def sql(
         self,
         start: datetime,
@@ -154,48 +189,137 @@ class FigureService:
         at: datetime,
         group: Literal["department", "district"] = "department",
     ) -> dict[str | None, DepartmentFigures]:
-        """Per department (or district), summed by the database."""
-        rules = self.rules
+        """Per department (or district), summed by the database: whole days from the
+        roll-up when it is built under these limits, the rest from the tickets."""
         async with self.store.read() as tx:
-            rows = await fq.aggregates(
-                tx,
-                start,
-                end,
-                at,
-                dict(rules.response_seconds),
-                rules.default_response_seconds,
-                rules.feedback_hours * 3600,
-                sorted(level.value for level in rules.satisfied),
-                group=group,
-            )
-            returned = (
-                await fq.returns_by_department(tx, start, end) if group == "department" else {}
-            )
-        out: dict[str | None, DepartmentFigures] = {}
+            return await self._sql(tx, start, end, at, group)
+
+    async def _sql(
+        self,
+        tx: Tx,
+        start: datetime,
+        end: datetime,
+        at: datetime,
+        group: Literal["department", "district"],
+    ) -> dict[str | None, DepartmentFigures]:
+        built = await fr.rules_of(tx)
+        if built is not None and built.same(self.rollup_rules()):
+            sums = await self._rolled_up(tx, start, end, at, group)
+        else:
+            sums = await self._summed(tx, start, end, at, group)
+        return {key: self._figures(key, s) for key, s in sums.items() if s["tickets"]}
+
+    def _figures(self, key: str | None, s: Mapping[str, int]) -> DepartmentFigures:
+        ratios = {
+            "response": (s["response_n"], s["tickets"]),
+            "on_time": (s["on_time_n"], s["on_time_d"]),
+            "feedback": (s["feedback_n"], s["feedback_d"]),
+            "satisfaction": (s["satisfied_n"], s["rated"]),
+        }
+        return DepartmentFigures(
+            department=key,
+            tickets=s["tickets"],
+            response=ratios["response"],
+            on_time=ratios["on_time"],
+            feedback=ratios["feedback"],
+            satisfaction=ratios["satisfaction"],
+            returns=s["returns"],
+            extensions=s["extensions"],
+            index=service_index({k: rate(v) for k, v in ratios.items()}, self.rules.weights),
+            cycle=(s["cycle_seconds"], s["cycle_n"]),
+            hops=s["hops"],
+            excluded=s["excluded"],
+        )
+
+    async def _summed(
+        self,
+        tx: Tx,
+        start: datetime,
+        end: datetime,
+        at: datetime,
+        group: Literal["department", "district"],
+    ) -> dict[str | None, dict[str, int]]:
+        """The sums straight from the period's tickets."""
+        rules = self.rules
+        rows = await fq.aggregates(
+            tx,
+            start,
+            end,
+            at,
+            dict(rules.response_seconds),
+            rules.default_response_seconds,
+            rules.feedback_hours * 3600,
+            sorted(level.value for level in rules.satisfied),
+            group=group,
+        )
+        returned = await fq.returns_by_department(tx, start, end) if group == "department" else {}
+        out: dict[str | None, dict[str, int]] = {}
         for r in rows:
-            ratios = {
-                "response": (int(r["response_n"]), int(r["tickets"])),
-                "on_time": (int(r["on_time_n"]), int(r["on_time_d"])),
-                "feedback": (int(r["feedback_n"]), int(r["feedback_d"])),
-                "satisfaction": (int(r["satisfied_n"]), int(r["rated"])),
-            }
-            out[r["key"]] = DepartmentFigures(
-                department=r["key"],
-                tickets=int(r["tickets"]),
-                response=ratios["response"],
-                on_time=ratios["on_time"],
-                feedback=ratios["feedback"],
-                satisfaction=ratios["satisfaction"],
-                # a department's returns are those it made; a district's, those on its orders
-                returns=(
-                    returned.get(r["key"] or "", 0) if group == "department" else int(r["returns"])
-                ),
-                extensions=int(r["extensions"]),
-                index=service_index({k: rate(v) for k, v in ratios.items()}, rules.weights),
-                cycle=(int(r["cycle_seconds"]), int(r["cycle_n"])),
-                hops=int(r["hops"]),
-                excluded=int(r["excluded"]),
+            s = {name: int(r[name]) for name in _SUMS if name in r}
+            s["response_n"] = int(r["response_n"])
+            # a department's returns are those it made; a district's, those on its orders
+            s["returns"] = (
+                returned.get(r["key"] or "", 0) if group == "department" else int(r["returns"])
             )
+            out[r["key"]] = s
+        # a department may return orders of this span while leading none of them
+        for dept, n in returned.items():
+            if dept not in out:
+                out[dept] = {**dict.fromkeys(_SUMS, 0), "returns": n}
+        return out
+
+    async def _rolled_up(
+        self,
+        tx: Tx,
+        start: datetime,
+        end: datetime,
+        at: datetime,
+        group: Literal["department", "district"],
+    ) -> dict[str | None, dict[str, int]]:
+        """The roll-up's whole days, the orders of those days due and still without a
+        result, and the partial days at either end from the tickets."""
+        # A partial first or last day is whole as far as the tickets go when nobody
+        # contacted the center in its part outside the period.
+        first = fr.local_day(start)
+        lo = fr.day_start(first)
+        if lo < start and await fr.any_created(tx, lo, start):
+            first += timedelta(days=1)
+            lo = fr.day_start(first)
+        last = fr.local_day(end)
+        hi = fr.day_start(last)
+        if hi < end and not await fr.any_created(tx, end, fr.day_start(last + timedelta(days=1))):
+            last += timedelta(days=1)
+            hi = fr.day_start(last)
+        if lo >= hi:
+            return await self._summed(tx, start, end, at, group)
+        satisfied = {level.value for level in self.rules.satisfied}
+        out: dict[str | None, dict[str, int]] = {}
+        for key, c in (await fr.sums(tx, first, last, group)).items():
+            out[key] = {
+                "tickets": c["tickets"],
+                "response_n": c["responded"],
+                "on_time_n": c["on_time_n"],
+                "on_time_d": c["on_time_d"],
+                "feedback_n": c["feedback_n"],
+                "feedback_d": c["feedback_d"],
+                "satisfied_n": sum(c[level] for level in fr.LEVELS if level in satisfied),
+                "rated": sum(c[level] for level in fr.LEVELS),
+                "excluded": c["excluded"],
+                "cycle_seconds": c["cycle_seconds"],
+                "cycle_n": c["cycle_n"],
+                "extensions": c["extensions"],
+                "hops": c["hops"],
+                "returns": c["returns_made"] if group == "department" else c["returns"],
+            }
+        for key, n in (await fr.unsettled_due(tx, lo, hi, at, group)).items():
+            out.setdefault(key, dict.fromkeys(_SUMS, 0))["on_time_d"] += n
+        edges = [(start, lo)] if start < lo else []
+        edges += [(hi, end)] if hi < end else []
+        for a, b in edges:
+            for key, s in (await self._summed(tx, a, b, at, group)).items():
+                into = out.setdefault(key, dict.fromkeys(_SUMS, 0))
+                for name in _SUMS:
+                    into[name] += s[name]
         return out
 
     async def sql_calls(self, start: datetime, end: datetime) -> CallFigures:
@@ -227,14 +351,12 @@ class FigureService:
             center = replace(figures(facts, at, self.rules), department=None)
             calls = call_figures(await self.call_facts(start, end), self.service_level_seconds)
         else:
-            depts = await self.sql(start, end, at)
-            districts = await self.sql(start, end, at, group="district")
-            # every return counts for the center, even by a department leading nothing here
             async with self.store.read() as tx:
-                returned = await fq.returns_by_department(tx, start, end)
-            center = replace(
-                _total(districts.values(), self.rules.weights), returns=sum(returned.values())
-            )
+                depts = await self._sql(tx, start, end, at, "department")
+                districts = await self._sql(tx, start, end, at, "district")
+            # every return counts for the center, even by a department leading nothing here:
+            # the districts' returns are all those made on the period's orders
+            center = _total(districts.values(), self.rules.weights)
             calls = await self.sql_calls(start, end)
         return Report(start, end, at, depts, districts, center, calls)
 

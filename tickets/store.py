@@ -121,6 +121,13 @@ RESPONSE_ACTIONS = (
     "merge",
     "cancel",
 )
+# What the figure roll-ups read: writes touching these change a ticket's share.
+FIGURE_COLUMNS = frozenset(
+    {"lead_department", "district", "channel", "created_at", "due_at", "result_at",
+     "informed_at", "rating", "rating_excluded"}
+)  # fmt: skip
+FIGURE_ACTIONS = frozenset({*RESPONSE_ACTIONS, "approve_extension"})
+DISPATCH_FIGURE_COLUMNS = frozenset({"ticket_id", "hop", "kind", "department", "returned_at"})
 
 
 @functools.cache
@@ -170,6 +177,23 @@ class Tx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        # figure roll-ups: each changed ticket's share before the change, and the limits
+        # the roll-up counts under (False: not read yet); settled at commit
+        self.figure_before: dict[int, Any] = {}
+        self.figure_rules: Any = False
+
+    async def figures_change(self, ticket_ids: Iterable[int], new: bool = False) -> None:
+        """Tickets whose figures this unit of work is about to change (or just created)."""
+        from tickets import figure_rollups  # it is built on this module
+
+        await figure_rollups.before_change(self, ticket_ids, new)
+
+    async def settle_figures(self) -> None:
+        """Bring the figure roll-ups in step with this unit of work's ticket changes."""
+        if self.figure_before:
+            from tickets import figure_rollups
+
+            await figure_rollups.settle(self)
 
     def _insert(self, table: Any) -> Any:
         mod = postgresql if self.dialect == "postgresql" else sqlite
@@ -314,12 +338,16 @@ class Tx:
 
     async def insert_ticket(self, values: Mapping[str, Any]) -> int:
         stmt = tickets.insert().values(**values).returning(tickets.c.id)
-        return int((await self.conn.execute(stmt)).scalar_one())
+        ticket_id = int((await self.conn.execute(stmt)).scalar_one())
+        await self.figures_change([ticket_id], new=True)
+        return ticket_id
 
     async def update_ticket(
         self, ticket_id: int, expected_version: int, values: Mapping[str, Any]
     ) -> None:
         """Write `values` if nobody changed the ticket since it was read at `expected_version`."""
+        if FIGURE_COLUMNS.intersection(values):
+            await self.figures_change([ticket_id])
         stmt = (
             tickets.update()
             .where(tickets.c.id == ticket_id, tickets.c.version == expected_version)
@@ -498,7 +526,10 @@ class Tx:
         if not rows:
             return []
         stmt = _insert_returning(table_name, tuple(keys))
-        return _rows((await self.conn.execute(stmt, [dict(r) for r in rows])).mappings())
+        inserted = _rows((await self.conn.execute(stmt, [dict(r) for r in rows])).mappings())
+        if table_name == "tickets":
+            await self.figures_change([int(r["id"]) for r in inserted], new=True)
+        return inserted
 
     async def open_tickets_of_citizens(
         self, citizen_ids: Sequence[int], since: datetime, open_states: Sequence[str]
@@ -512,6 +543,7 @@ class Tx:
     async def add_timeline_many(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
         """Timeline entries of several tickets in one statement."""
         if entries:
+            await self.figures_change(t for t, e in entries if e.action in FIGURE_ACTIONS)
             await self.conn.execute(timeline.insert(), [_timeline_values(t, e) for t, e in entries])
 
     async def touch_tickets(self, ticket_ids: Sequence[int], at: datetime) -> None:
@@ -526,6 +558,8 @@ class Tx:
     # -- timeline, dispatches, ratings -------------------------------------------------
 
     async def add_timeline(self, ticket_id: int, e: TimelineEntry) -> None:
+        if e.action in FIGURE_ACTIONS:
+            await self.figures_change([ticket_id])
         await self.conn.execute(timeline.insert().values(**_timeline_values(ticket_id, e)))
 
     async def timeline_of(self, ticket_id: int) -> list[Row]:
@@ -534,6 +568,7 @@ class Tx:
 
     async def copy_timeline(self, from_ticket: int, to_ticket: int, note: str) -> None:
         """Copy one ticket's timeline onto another (merge keeps both histories)."""
+        await self.figures_change([to_ticket])
         for row in await self.timeline_of(from_ticket):
             payload = dict(row["payload"] or {})
             payload["merged_from"] = note
@@ -558,6 +593,7 @@ class Tx:
         return int((await self.conn.execute(q)).scalar_one()) + 1
 
     async def add_dispatch(self, values: Mapping[str, Any]) -> None:
+        await self.figures_change([int(values["ticket_id"])])
         await self.conn.execute(dispatches.insert().values(**values))
 
     async def open_dispatch(self, ticket_id: int, department: str) -> Row | None:
@@ -576,6 +612,9 @@ class Tx:
         return dict(row) if row else None
 
     async def update_dispatch(self, dispatch_id: int, values: Mapping[str, Any]) -> None:
+        if DISPATCH_FIGURE_COLUMNS.intersection(values):
+            owner = select(dispatches.c.ticket_id).where(dispatches.c.id == dispatch_id)
+            await self.figures_change(int(i) for i in await self.conn.scalars(owner))
         await self.conn.execute(
             dispatches.update().where(dispatches.c.id == dispatch_id).values(**values)
         )
@@ -1029,10 +1068,14 @@ class Store:
             async with self._write_lock, self.engine.connect() as conn:
                 await conn.execution_options(hotline_write=True)
                 async with conn.begin():
-                    yield Tx(conn)
+                    tx = Tx(conn)
+                    yield tx
+                    await tx.settle_figures()
         else:
             async with self.engine.begin() as conn:
-                yield Tx(conn)
+                tx = Tx(conn)
+                yield tx
+                await tx.settle_figures()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -635,4 +636,61 @@ hotspot_days = Table(
     Column("value", String(100), primary_key=True),
     Column("district", String(64), primary_key=True),
     Column("count", Integer, nullable=False),
+)
+
+# --- figure roll-ups ---
+# The figures' numerators and denominators of every ticket, summed per (local day created,
+# lead department, district, channel) and kept in step with each ticket change, so a
+# quarter's ranking adds up ~90 × departments rows instead of walking its tickets. Keys are
+# '' for "none". `returns_made` counts returns made by `department` (of tickets of that day,
+# district and channel), `returns` those made on the tickets of the row.
+figure_rollups = Table(
+    "figure_rollups",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("department", String(64), primary_key=True),
+    Column("district", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("tickets", Integer, nullable=False, server_default="0"),
+    Column("responded", Integer, nullable=False, server_default="0"),
+    Column("on_time_n", Integer, nullable=False, server_default="0"),
+    # due and with a result; the due ones still without a result are counted at read time
+    Column("on_time_d", Integer, nullable=False, server_default="0"),
+    Column("feedback_n", Integer, nullable=False, server_default="0"),
+    Column("feedback_d", Integer, nullable=False, server_default="0"),
+    Column("very_satisfied", Integer, nullable=False, server_default="0"),
+    Column("satisfied", Integer, nullable=False, server_default="0"),
+    Column("basically_satisfied", Integer, nullable=False, server_default="0"),
+    Column("dissatisfied", Integer, nullable=False, server_default="0"),
+    Column("very_dissatisfied", Integer, nullable=False, server_default="0"),
+    Column("excluded", Integer, nullable=False, server_default="0"),
+    Column("cycle_seconds", BigInteger, nullable=False, server_default="0"),
+    Column("cycle_n", Integer, nullable=False, server_default="0"),
+    Column("extensions", Integer, nullable=False, server_default="0"),
+    Column("hops", Integer, nullable=False, server_default="0"),
+    Column("returns", Integer, nullable=False, server_default="0"),
+    Column("returns_made", Integer, nullable=False, server_default="0"),
+)
+
+# The limits the roll-ups were counted under (one row, id 1); no row: not built yet, and
+# the figures are summed from the tickets.
+figure_rollup_rules = Table(
+    "figure_rollup_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("response_seconds", JSON, nullable=False),
+    Column("default_response_seconds", Float, nullable=False),
+    Column("feedback_seconds", Float, nullable=False),
+    Column("built_at", UTCDateTime, nullable=False),
+)
+
+# Orders due and still without a result: the one figure that moves with the clock alone.
+Index(
+    "ix_tickets_unsettled",
+    tickets.c.created_at,
+    tickets.c.due_at,
+    tickets.c.lead_department,
+    tickets.c.district,
+    sqlite_where=tickets.c.result_at.is_(None) & tickets.c.due_at.is_not(None),
+    postgresql_where=tickets.c.result_at.is_(None) & tickets.c.due_at.is_not(None),
 )
