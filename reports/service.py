@@ -176,6 +176,12 @@ class FigureService:
             float(rules.feedback_hours * 3600),
         )
 
+    async def rollups_built(self) -> bool:
+        """Whether the roll-up is built under these limits (else figures sum the tickets)."""
+        async with self.store.read() as tx:
+            built = await fr.rules_of(tx)
+        return built is not None and built.same(self.rollup_rules())
+
     async def rebuild_rollups(self, at: datetime) -> int:
         """Recount the figure roll-ups from the tickets under these limits (after a migration,
         or when the limits change); returns the roll-up rows written."""

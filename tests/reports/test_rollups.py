@@ -230,6 +230,15 @@ async def test_a_write_that_fails_leaves_the_rollup_alone(
     assert await _table(service.store) == before
 
 
+async def test_the_rollup_serves_only_the_limits_it_was_built_under(store: Store) -> None:
+    service, strict = FigureService(store), FigureService(store, Rules(feedback_hours=1))
+    assert not await service.rollups_built()
+    await service.rebuild_rollups(AT)
+    assert await service.rollups_built() and not await strict.rollups_built()
+    await strict.rebuild_rollups(AT)
+    assert await strict.rollups_built() and not await service.rollups_built()
+
+
 async def test_rollup_rows_are_keyed_by_the_centers_day(store: Store) -> None:
     # 23:30 UTC is 07:30 the next morning in Beijing
     late = datetime(2026, 10, 3, 23, 30, tzinfo=UTC)

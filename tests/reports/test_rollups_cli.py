@@ -3,10 +3,15 @@ ranking read through it is the one summed from the tickets before."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agent_console.web import SERVICES
+from hotline.bootstrap import build
+from hotline.cli import _first_start
+from hotline.settings import load_settings
 from reports.views import quarter_of
 from tests.test_cli import run
 
@@ -26,3 +31,23 @@ def test_rebuilt_rollups_give_the_same_ranking(tmp_path: Path) -> None:
     }
     out = run("figures", "--data-dir", data, ok=False)
     assert "YYYY-MM-DD" in out
+
+
+async def _serve_once(data: Path) -> tuple[bool, bool]:
+    center = build(load_settings(data_dir=data))
+    await center.start()
+    try:
+        figures = center.app[SERVICES].figures
+        assert figures is not None
+        before = await figures.rollups_built()
+        await _first_start(center, demo=False)
+        return before, await figures.rollups_built()
+    finally:
+        await center.stop()
+
+
+def test_the_first_start_after_the_migration_builds_the_rollups(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run("demo", "--data-dir", str(data), "--count", "20")
+    assert asyncio.run(_serve_once(data)) == (False, True)
+    assert asyncio.run(_serve_once(data)) == (True, True)
