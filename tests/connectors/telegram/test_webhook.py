@@ -206,8 +206,10 @@ async def test_polling_feeds_the_same_handler(
     )  # fmt: skip
     await poller.start()
     try:
-        for _ in range(100):
-            if await telegram.contacts():
+        # Until the update is stored and the poller has asked for the ones after it.
+        for _ in range(250):
+            asked = [c.params.get("offset") for c in fake.calls("getUpdates")]
+            if await telegram.contacts() and "892252935" in asked:
                 break
             await asyncio.sleep(0.02)
     finally:

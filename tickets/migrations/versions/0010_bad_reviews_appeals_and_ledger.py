@@ -1,7 +1,7 @@
 """bad reviews appeals and ledger
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0008
 Create Date: 2026-11-23 04:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import tickets.tables
 
 revision = '0010'
-down_revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """figure roll-ups
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0012
 Create Date: 2026-11-23 06:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import tickets.tables
 
 revision = '0014'
-down_revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
