@@ -10,7 +10,7 @@ fetch and close are answered on the event loop.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import aiosqlite
@@ -101,6 +101,12 @@ class OneTripCursor(aiosqlite.Cursor):
 
 class OneTripConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip per statement."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        # A connection dropped unclosed must not keep the process alive at exit: its worker
+        # thread waits on its queue forever when the finalizer cannot stop it.
+        self._thread.daemon = True
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         """A cursor made on the event loop; its SQLite cursor lives only inside execute.
