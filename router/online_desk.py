@@ -26,7 +26,14 @@ from router.presence import AgentState, Presence, PresenceBoard, PresenceError
 from tickets.bus import EventBus
 from tickets.events import ContactAccepted, DomainEvent
 from tickets.model import OutboundMessage, SendError
-from tickets.online_contacts import REPLY_KIND, TAKEN, OnlineRecords
+from tickets.online_contacts import (
+    LETTER_CHANNELS,
+    ONLINE_CHANNELS,
+    QUEUED,
+    REPLY_KIND,
+    TAKEN,
+    OnlineRecords,
+)
 from tickets.outbox import Sender
 from tickets.privacy import Viewer, mask_email, mask_opaque
 from tickets.service import TicketService
@@ -34,11 +41,9 @@ from tickets.store import Row
 
 log = logging.getLogger(__name__)
 
-CHAT_CHANNELS = frozenset({"wechat", "telegram"})
-LETTER_CHANNELS = frozenset({"mailbox", "web"})
-ONLINE_CHANNELS = CHAT_CHANNELS | LETTER_CHANNELS
 MAX_REPLY_CHARS = 2000  # a WeChat customer-service text takes at most 2048 bytes of words
 QUEUE_NEWS_SECONDS = 0.1  # changes this close together share one queue message
+QUEUE_SHOWN = 100  # the longest waiting a workspace lists (the figures count them all)
 
 
 @dataclass(frozen=True)
@@ -105,19 +110,18 @@ class OnlineDesk:
         for username, skill in self.skills.items():
             if skill.get("max_chats"):
                 self.presence.limits[username] = int(skill["max_chats"])
-        queue: list[Contact] = []
-        for row in await self.records.waiting():
-            ticket = await self.tickets.ticket_row(row["ticket_id"])
-            queue.append(
-                Contact(
-                    ticket_id=row["ticket_id"],
-                    channel=row["channel"],
-                    since=row["waiting_since"],
-                    category=ticket["category"] if ticket else None,
-                    language=row["language"],
-                )
+        rows = await self.records.waiting()
+        facts = await self.records.queue_facts([r["ticket_id"] for r in rows])
+        self.queue = tuple(
+            Contact(
+                ticket_id=row["ticket_id"],
+                channel=row["channel"],
+                since=row["waiting_since"],
+                category=facts.get(row["ticket_id"], ({"category": None}, []))[0]["category"],
+                language=row["language"],
             )
-        self.queue = tuple(queue)
+            for row in rows
+        )
         self.taken = {row["ticket_id"]: row["agent"] for row in await self.records.taken()}
 
     async def tick(self) -> None:
@@ -156,32 +160,37 @@ class OnlineDesk:
             await self.arrived(event)
 
     async def arrived(self, e: ContactAccepted) -> None:
-        """Queue a new conversation, or hand the citizen's message to the agent who has it."""
-        contacts, _ = await self.records.messages(e.ticket_id)
-        contact = next((c for c in contacts if c["id"] == e.contact_id), None)
-        language = routing.language_of(contact["text"]) if contact else None
-        row, queued = await self.records.open(e.ticket_id, e.channel, language, e.at)
-        if contact is not None and e.ticket_id in self._summaries:
-            self._summaries[e.ticket_id]["preview"] = (contact["text"] or "")[:140]
-        if queued:
-            ticket = await self.tickets.ticket_row(e.ticket_id)
+        """Queue a new conversation, or hand the citizen's message to the agent who has it.
+
+        Accepting the contact queued its conversation in the store already (in the same
+        transaction); the event says what that did, so a burst of arrivals reads nothing.
+        """
+        if e.conversation == QUEUED:
             c = Contact(
                 ticket_id=e.ticket_id,
                 channel=e.channel,
-                since=row["waiting_since"],
-                category=ticket["category"] if ticket else None,
-                language=language,
+                since=e.at,
+                category=e.category,
+                language=e.language,
             )
             async with self._lock:
                 self.queue = routing.add(self.queue, c)
             self.taken.pop(e.ticket_id, None)
+            self._summaries.pop(e.ticket_id, None)
             if not await self.route():
                 await self._queue_news()
-        elif row["status"] == TAKEN and contact is not None:
-            await self._news(
-                row["agent"],
-                {"type": "chat_message", "ticket_id": e.ticket_id, "message": _citizen(contact)},
-            )
+        elif e.conversation == TAKEN:
+            agent = self.taken.get(e.ticket_id)
+            if agent is None:
+                row = await self.records.conversation(e.ticket_id)
+                agent = row["agent"] if row else None
+            contacts, _ = await self.records.messages(e.ticket_id)
+            contact = next((c for c in contacts if c["id"] == e.contact_id), None)
+            if agent is not None and contact is not None:
+                said = {"type": "chat_message", "ticket_id": e.ticket_id}
+                await self._news(agent, {**said, "message": _citizen(contact)})
+        elif self._summaries.pop(e.ticket_id, None) is not None:
+            await self._queue_news()  # a listed conversation's newest words
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -211,38 +220,47 @@ class OnlineDesk:
         now = self.clock()
         async with self._lock:
             self.queue, offers = routing.route(self.queue, self.agents(now), now)
+        offered = {o.ticket_id for o in offers}
+        summaries = await self._summaries_of([c for c in self.queue if c.ticket_id in offered])
         for offer in offers:
-            c = next((x for x in self.queue if x.ticket_id == offer.ticket_id), None)
-            if c is None:
-                continue
-            await self._news(offer.username, {"type": "chat_offer", **await self._summary(c)})
+            summary = summaries.get(offer.ticket_id)
+            if summary is not None:
+                await self._news(offer.username, {"type": "chat_offer", **summary})
         if offers:
             await self._queue_news()
         return offers
 
-    async def _summary(self, c: Contact) -> dict[str, Any]:
-        fixed = self._summaries.get(c.ticket_id)
-        if fixed is None:
-            ticket = await self.tickets.ticket_row(c.ticket_id)
-            contacts, _ = await self.records.messages(c.ticket_id)
-            last = contacts[-1] if contacts else None
-            fixed = {
-                "ticket_id": c.ticket_id,
-                "number": ticket["number"] if ticket else "",
-                "channel": c.channel,
-                "kind": "letter" if c.channel in LETTER_CHANNELS else "chat",
-                "subject": (ticket["subject"] if ticket else "") or "",
-                "preview": (last["text"] if last else "")[:140],
-                "citizen": _who(contacts),
-            }
-            self._summaries[c.ticket_id] = fixed
+    async def _summaries_of(self, cs: Sequence[Contact]) -> dict[int, dict[str, Any]]:
+        """What a workspace shows of each of these waiting contacts, by ticket; the fixed
+        part is read once per contact, all missing ones in one read."""
+        missing = [c.ticket_id for c in cs if c.ticket_id not in self._summaries]
+        if missing:
+            facts = await self.records.queue_facts(missing)
+            for c in cs:
+                if c.ticket_id not in missing:
+                    continue
+                ticket, contacts = facts.get(c.ticket_id, (None, []))
+                last = contacts[-1] if contacts else None
+                self._summaries[c.ticket_id] = {
+                    "ticket_id": c.ticket_id,
+                    "number": ticket["number"] if ticket else "",
+                    "channel": c.channel,
+                    "kind": "letter" if c.channel in LETTER_CHANNELS else "chat",
+                    "subject": (ticket["subject"] if ticket else "") or "",
+                    "preview": (last["text"] if last else "")[:140],
+                    "citizen": _who(contacts),
+                }
         return {
-            **fixed,
-            "language": c.language,
-            "category": c.category,
-            "since": c.since.isoformat(),
-            "offered_at": c.offered_at.isoformat() if c.offered_at else None,
-            "offer_seconds": self.offer_seconds,
+            c.ticket_id: {
+                **self._summaries[c.ticket_id],
+                "language": c.language,
+                "category": c.category,
+                "since": c.since.isoformat(),
+                "offered_at": c.offered_at.isoformat() if c.offered_at else None,
+                "offer_seconds": self.offer_seconds,
+            }
+            for c in cs
+            if c.ticket_id in self._summaries
         }
 
     # -- the agent's actions ---------------------------------------------------------------
@@ -357,16 +375,21 @@ class OnlineDesk:
         ids = sorted(t for t, agent in self.taken.items() if agent == viewer.username)
         return [await self.conversation(viewer, t) for t in ids]
 
-    async def waiting(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
-        """The queue as the workspace lists it, longest waiting first."""
+    async def waiting(
+        self, viewer: Viewer | None = None, limit: int = QUEUE_SHOWN
+    ) -> list[dict[str, Any]]:
+        """The queue as the workspace lists it: the `limit` longest waiting, oldest first."""
+        shown = sorted(self.queue, key=lambda c: c.since)[:limit]
+        summaries = await self._summaries_of(shown)
         return [
             {
-                **await self._summary(c),
+                **summaries[c.ticket_id],
                 "offered": c.offered_to is not None,
                 "offered_to": c.offered_to,
                 "offered_to_me": viewer is not None and c.offered_to == viewer.username,
             }
-            for c in sorted(self.queue, key=lambda c: c.since)
+            for c in shown
+            if c.ticket_id in summaries
         ]
 
     def figures(self, now: datetime) -> dict[str, Any]:

@@ -111,12 +111,14 @@ def route(
 ) -> tuple[tuple[Contact, ...], list[Offer]]:
     """Offer every waiting contact, oldest first; the queue keeps its order."""
     load = offered_load(queue)
+    if not any(can_take(a, load.get(a.username, 0)) for a in agents):
+        return tuple(queue), []  # nobody can take one more: a burst waits, untouched
     decided: dict[int, Contact] = {}
     offers: list[Offer] = []
     for c in sorted((c for c in queue if c.offered_to is None), key=lambda c: c.since):
         agent = choose(c, agents, load)
         if agent is None:
-            continue
+            break  # nobody can take one more, and offers only add load
         load[agent.username] = load.get(agent.username, 0) + 1
         decided[c.ticket_id] = replace(c, offered_to=agent.username, offered_at=now)
         offers.append(Offer(c.ticket_id, agent.username, now))
@@ -187,15 +189,3 @@ def waiting_figures(queue: Sequence[Contact], now: datetime) -> tuple[int, float
     """How many contacts wait (offered or not) and the longest wait in seconds."""
     longest = max((max(0.0, (now - c.since).total_seconds()) for c in queue), default=0.0)
     return len(queue), longest
-
-
-def language_of(text: str) -> str | None:
-    """The language a citizen wrote in, when the text says: zh for Chinese, en for Latin letters."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
-        return None
-    cjk = sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    if cjk:
-        return "zh"
-    latin = sum(1 for ch in letters if ch.isascii())
-    return "en" if latin * 2 >= len(letters) else None

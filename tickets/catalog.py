@@ -1070,6 +1070,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "chat.queue": ("等待队列", "Waiting"),
     "chat.queue_empty": ("没有等待中的在线诉求", "Nobody is waiting online"),
     "chat.waiting_n": ("等待 {n}", "{n} waiting"),
+    "chat.queue_more": ("还有 {n} 条在排队", "{n} more waiting"),
     "chat.longest": ("最长 {t}", "longest {t}"),
     "chat.load": ("会话 {n}/{max}", "Chats {n}/{max}"),
     "chat.offer": ("新的在线会话", "Incoming chat"),

@@ -29,6 +29,12 @@ class ContactAccepted(DomainEvent):
     channel: str
     created_ticket: bool
     urgent: bool = False  # the ticket it opened is urgent (who dispatches at once looks)
+    # Online channels: what accepting did to the ticket's conversation, in the same
+    # transaction ("queued": it joined the agents' queue now; "waiting"/"taken": it was
+    # there already), and what routing needs to know of it. "" for other channels.
+    conversation: str = ""
+    category: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,8 @@ class AcceptResult:
     created_ticket: bool
     duplicate: bool
     joined_existing: bool = False
+    conversation: str = ""  # online contacts: see `ContactAccepted.conversation`
+    category: str | None = None  # the ticket's
 
 
 @dataclass(frozen=True)

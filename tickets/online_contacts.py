@@ -2,25 +2,95 @@
 agents' skills, and a conversation's messages (the citizen's contacts and the agents'
 replies in the outbox). SQL only; the routing decisions live in `router`.
 
-A conversation row is written when an online contact arrives, so a restart derives the
-waiting queue from the store (offers are not stored: after a restart they are made again).
+A conversation row is written in the very transaction that accepts an online contact
+(`open_conversations`), so a restart derives the waiting queue from the store and no crash
+can leave an accepted contact out of it (offers are not stored: after a restart they are
+made again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from tickets.model import Role, State, TimelineEntry
-from tickets.outbox import Outbox
 from tickets.store import Row, Store, Tx
-from tickets.tables import agent_skills, online_conversations, outbox
+from tickets.tables import agent_skills, contacts, online_conversations, outbox, tickets
+
+if TYPE_CHECKING:  # the outbox imports the ticket service, which opens conversations
+    from tickets.outbox import Outbox
 
 WAITING, TAKEN, ENDED = "waiting", "taken", "ended"
+QUEUED = "queued"  # what accepting did: the conversation (re)joined the queue now
 REPLY_KIND = "reply"
+_CHUNK = 500  # ticket ids per IN (…) read
+# Contacts of these channels are conversations an agent answers (the online desk's queue).
+CHAT_CHANNELS = frozenset({"wechat", "telegram"})
+LETTER_CHANNELS = frozenset({"mailbox", "web"})
+ONLINE_CHANNELS = CHAT_CHANNELS | LETTER_CHANNELS
+
+
+def language_of(text: str) -> str | None:
+    """The language a citizen wrote in, when the text says: zh for Chinese, en for Latin letters."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return None
+    cjk = sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
+    if cjk:
+        return "zh"
+    latin = sum(1 for ch in letters if ch.isascii())
+    return "en" if latin * 2 >= len(letters) else None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An online contact on its ticket, as accepting it hands it to `open_conversations`."""
+
+    ticket_id: int
+    channel: str
+    language: str | None
+    new_ticket: bool  # a ticket opened in the same transaction has no conversation yet
+
+
+async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) -> dict[int, str]:
+    """Queue each arrival's conversation, in the caller's transaction: a new one, or one
+    that ended, waits from `at`; one waiting or taken already is left as it is.
+
+    Returns, per ticket, QUEUED if it (re)joined the queue now, else its status.
+    """
+    first: dict[int, Arrival] = {}
+    for a in arrivals:
+        first.setdefault(a.ticket_id, a)
+    if not first:
+        return {}
+    known = [t for t, a in first.items() if not a.new_ticket]
+    rows: dict[int, Row] = {}
+    if known:
+        q = select(online_conversations).where(online_conversations.c.ticket_id.in_(known))
+        rows = {r["ticket_id"]: r for r in _rows(await tx.conn.execute(q))}
+    fresh = [
+        {"ticket_id": t, "channel": a.channel, "language": a.language, "status": WAITING,
+         "waiting_since": at, "offers": 0}
+        for t, a in first.items() if t not in rows
+    ]  # fmt: skip
+    if fresh:
+        await tx.conn.execute(online_conversations.insert(), fresh)
+    out = {t: QUEUED for t in first}
+    for t, row in rows.items():
+        if row["status"] != ENDED:
+            out[t] = row["status"]
+            continue
+        await tx.conn.execute(
+            update(online_conversations)
+            .where(online_conversations.c.ticket_id == t)
+            .values(status=WAITING, agent=None, waiting_since=at, taken_at=None, ended_at=None,
+                    offers=0, language=first[t].language)
+        )  # fmt: skip
+    return out
 
 
 def _rows(result: Any) -> list[Row]:
@@ -40,40 +110,6 @@ class OnlineRecords:
         """The conversation of a ticket, if it has one."""
         async with self.store.read() as tx:
             return await _conversation(tx, ticket_id)
-
-    async def open(
-        self, ticket_id: int, channel: str, language: str | None, at: datetime
-    ) -> tuple[Row, bool]:
-        """Queue the ticket's conversation: new, or waiting again after it ended.
-
-        Returns the row and whether it (re)joined the queue now; a conversation waiting or
-        taken already is left as it is.
-        """
-        async with self.store.write() as tx:
-            row = await _conversation(tx, ticket_id)
-            if row is None:
-                await tx.conn.execute(
-                    online_conversations.insert().values(
-                        ticket_id=ticket_id,
-                        channel=channel,
-                        language=language,
-                        status=WAITING,
-                        waiting_since=at,
-                        offers=0,
-                    )
-                )
-            elif row["status"] == ENDED:
-                await tx.conn.execute(
-                    update(online_conversations)
-                    .where(online_conversations.c.ticket_id == ticket_id)
-                    .values(status=WAITING, agent=None, waiting_since=at, taken_at=None,
-                            ended_at=None, offers=0)
-                )  # fmt: skip
-            else:
-                return row, False
-            fresh = await _conversation(tx, ticket_id)
-        assert fresh is not None
-        return fresh, True
 
     async def waiting(self) -> list[Row]:
         """Conversations nobody has taken, longest waiting first (the queue after a restart)."""
@@ -136,6 +172,25 @@ class OnlineRecords:
                 return False
             await _note(tx, ticket_id, at, agent, "chat_ended", {})
         return True
+
+    async def queue_facts(self, ticket_ids: Sequence[int]) -> dict[int, tuple[Row, list[Row]]]:
+        """What the queue shows of waiting conversations: each ticket's number, subject and
+        category, and its contacts' words and identities, oldest first (reads in chunks)."""
+        out: dict[int, tuple[Row, list[Row]]] = {}
+        ids = sorted(set(ticket_ids))
+        async with self.store.read() as tx:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                q = select(tickets.c.id, tickets.c.number, tickets.c.subject, tickets.c.category)
+                for t in _rows(await tx.conn.execute(q.where(tickets.c.id.in_(chunk)))):
+                    out[t["id"]] = (t, [])
+                col = contacts.c
+                q = select(col.id, col.ticket_id, col.text, col.identity)
+                q = q.where(col.ticket_id.in_(chunk)).order_by(col.id)
+                for row in _rows(await tx.conn.execute(q)):
+                    if row["ticket_id"] in out:
+                        out[row["ticket_id"]][1].append(row)
+        return out
 
     # -- messages ------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from tickets.model import (
     TimelineEntry,
     Urgency,
 )
+from tickets.online_contacts import ONLINE_CHANNELS, Arrival, language_of, open_conversations
 from tickets.policy import TicketRules
 from tickets.privacy import (
     Viewer,
@@ -300,6 +301,9 @@ class TicketService:
                         channel=c.channel.value,
                         created_ticket=outcome.created_ticket,
                         urgent=outcome.created_ticket and self._urgent(c),
+                        conversation=outcome.conversation,
+                        category=outcome.category,
+                        language=language_of(c.text) if outcome.conversation else None,
                     )
                 )
         return outcomes
@@ -325,9 +329,11 @@ class TicketService:
                 await tx.add_timeline(
                     target["id"], _join_entry(contact, contact_id, State(target["state"]), now)
                 )
+                talk = await self._open_conversations(tx, [(contact, target["id"], False)], now)
                 return AcceptResult(
-                    target["id"], target["number"], contact_id, False, False, joined_existing=True
-                )
+                    target["id"], target["number"], contact_id, False, False, joined_existing=True,
+                    conversation=talk.get(target["id"], ""), category=target["category"],
+                )  # fmt: skip
             day = self.calendar.local_date(now).strftime("%Y%m%d")
             number = f"{day}-{await tx.next_ticket_sequence(day):06d}"
             values = self._ticket_values(contact, number, citizen_id, now)
@@ -337,7 +343,11 @@ class TicketService:
             await tx.enqueue_outbound_many(
                 self._accepted_notices([(contact, ticket_id, values)], now)
             )
-            return AcceptResult(ticket_id, number, contact_id, True, False)
+            talk = await self._open_conversations(tx, [(contact, ticket_id, True)], now)
+            return AcceptResult(
+                ticket_id, number, contact_id, True, False,
+                conversation=talk.get(ticket_id, ""), category=values["category"],
+            )  # fmt: skip
 
     async def _accept_batch(self, batch: Sequence[InboundContact]) -> list[AcceptResult]:
         """The common case for many contacts at once, in a handful of statements.
@@ -403,6 +413,9 @@ class TicketService:
             )
             id_of_key = {(r["channel"], r["external_id"]): int(r["id"]) for r in inserted}
             contact_ids = [id_of_key[keys[i]] for i, _, _, _ in placed]
+            talk = await self._open_conversations(
+                tx, [(batch[i], tid, "slot" in t) for i, tid, _, t in placed], now
+            )
             entries: list[tuple[int, TimelineEntry]] = []
             joined: list[int] = []
             made: dict[int, AcceptResult] = {}
@@ -410,11 +423,17 @@ class TicketService:
                 c = batch[i]
                 if "slot" in t and opened[t["slot"]] == i:
                     entries.append((tid, _accept_entry(c, cid, now)))
-                    made[i] = AcceptResult(tid, number, cid, True, False)
+                    made[i] = AcceptResult(
+                        tid, number, cid, True, False,
+                        conversation=talk.get(tid, ""), category=t["category"],
+                    )  # fmt: skip
                 else:
                     entries.append((tid, _join_entry(c, cid, State(t["state"]), now)))
                     joined.append(tid)
-                    made[i] = AcceptResult(tid, number, cid, False, False, joined_existing=True)
+                    made[i] = AcceptResult(
+                        tid, number, cid, False, False, joined_existing=True,
+                        conversation=talk.get(tid, ""), category=t["category"],
+                    )  # fmt: skip
             await tx.add_timeline_many(entries)
             await tx.touch_tickets(joined, now)
             # The citizen's "accepted" notice commits with the ticket: no crash between
@@ -524,6 +543,18 @@ class TicketService:
                     pending_outbound(point[0], "accepted", point[1], payload, key, ticket_id, now)
                 )
         return rows
+
+    async def _open_conversations(
+        self, tx: Tx, placed: Iterable[tuple[InboundContact, int, bool]], now: datetime
+    ) -> dict[int, str]:
+        """Online contacts' conversations queued with their acceptance (same transaction):
+        a crash can never leave an accepted chat or letter out of the agents' queue."""
+        arrivals = [
+            Arrival(ticket_id, c.channel.value, language_of(c.text), new_ticket)
+            for c, ticket_id, new_ticket in placed
+            if c.channel.value in ONLINE_CHANNELS
+        ]
+        return await open_conversations(tx, arrivals, now)
 
     async def _citizen_for(self, tx: Tx, who: CitizenIdentity, now: datetime) -> int | None:
         keys = who.identity_keys()
@@ -1002,6 +1033,10 @@ class TicketService:
                     ),
                 )
             await tx.touch_ticket(row["id"], now)
+            language = language_of(first["text"])
+            talk = await open_conversations(
+                tx, [Arrival(new_id, first["channel"], language, True)], now
+            ) if first["channel"] in ONLINE_CHANNELS else {}  # fmt: skip
         await self._publish(
             ContactAccepted(
                 at=now,
@@ -1010,6 +1045,8 @@ class TicketService:
                 contact_id=chosen[0],
                 channel=first["channel"],
                 created_ticket=True,
+                conversation=talk.get(new_id, ""),
+                language=language if talk else None,
             )
         )
         return await self.view(new_number, viewer)

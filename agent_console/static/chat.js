@@ -8,7 +8,7 @@
   var T = JSON.parse(document.getElementById("live-texts").textContent);
   var csrf = root.dataset.csrf, tz = root.dataset.tz || undefined, me = root.dataset.user;
   var lang = document.documentElement.lang || "zh-CN";
-  var convs = {}, order = [], active = null, offers = {}, queue = [], offerSeconds = 30;
+  var convs = {}, order = [], active = null, offers = {}, queue = [], queueTotal = 0, offerSeconds = 30;
   var unread = {}, reloadSoon = null;
   var statusOf = {};  // outbox id → the latest reply_status (it can beat the POST's answer)
 
@@ -105,6 +105,7 @@
     }
   }
   function showFigures(f) {
+    queueTotal = f.waiting || 0;
     var fig = $("od-figure");
     fig.dataset.waiting = String(f.waiting);
     fig.textContent = f.waiting ? tr("chat.waiting_n", { n: f.waiting }) + " · " + tr("chat.longest", { t: clock(f.longest_wait_seconds) }) : "";
@@ -114,8 +115,10 @@
   function renderQueue() {
     var list = $("od-queue");
     clear(list);
-    $("od-queue-count").textContent = String(queue.length);
-    $("od-queue-count").dataset.n = String(queue.length);
+    // The list shows the longest waiting; the count is everyone waiting.
+    var total = Math.max(queue.length, queueTotal);
+    $("od-queue-count").textContent = String(total);
+    $("od-queue-count").dataset.n = String(total);
     if (!queue.length) { list.appendChild(el("li", { cls: "muted small", text: tr("chat.queue_empty") })); return; }
     queue.forEach(function (q) {
       // Open what nobody is offered (a letter from the list) or what is offered to me.
@@ -131,6 +134,9 @@
         el("div", { cls: "od-q-foot" }, [el("span", { cls: "muted small", text: q.citizen }), open])
       ]));
     });
+    if (total > queue.length) {
+      list.appendChild(el("li", { cls: "muted small od-q-more", text: tr("chat.queue_more", { n: total - queue.length }) }));
+    }
   }
 
   // ------------------------------------------------------------------ offers

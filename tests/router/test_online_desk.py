@@ -24,6 +24,7 @@ from agent_console.web import SERVICES
 from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
 from hotline.settings import load_settings
+from router.online_desk import QUEUE_SHOWN
 from tests.connectors.wechat.conftest import AES_KEY, APP_ID, TOKEN, safe_mode
 from tests.fakes.clock import FakeClock
 from tests.fakes.wechat_api import WechatApiFake
@@ -502,3 +503,43 @@ async def test_after_call_work_runs_out_on_the_desks_clock_and_chats_wait_for_it
     assert (ready["state"], ready["chats"]) == ("ready", 0)
     offer = await floor.next(floor.sockets["li"], "chat_offer")
     assert offer["preview"] == "请问不动产登记在哪里办"
+
+
+async def test_a_burst_waits_in_the_store_and_the_workspace_lists_the_longest_waiting(
+    tmp_path: Path, wechat_fake: tuple[WechatApiFake, str]
+) -> None:
+    """Accepting an online contact queues its conversation in the same transaction: a
+    center that stops before its desk heard of them (the bus never delivered) still has
+    every one waiting after the restart; the workspace lists the longest waiting only."""
+    fake, base = wechat_fake
+    clock = FakeClock(NOW)
+    center = _center(tmp_path / "data", base, fake.app_secret, clock)
+    await center.start()
+    await load_reference_data(center.tickets)
+    assert center.online is not None
+    n = QUEUE_SHOWN + 5
+    contacts = [
+        InboundContact(
+            channel=Channel.WECHAT, external_id=f"burst-{i}",
+            citizen=CitizenIdentity(wechat_openid=f"oBurst{i:03d}"), text=f"第{i}个问题",
+            received_at=clock(),
+        )
+        for i in range(n)
+    ]  # fmt: skip
+    center.bus._handlers.clear()  # type: ignore[attr-defined]  # as if the process died
+    await asyncio.gather(*(center.tickets.accept(c) for c in contacts))
+    assert center.online.queue == ()  # the desk was never told
+    await center.stop()
+
+    clock.advance(minutes=2)
+    again = _center(tmp_path / "data", base, fake.app_secret, clock)
+    await again.start()
+    try:
+        desk = again.online
+        assert desk is not None and len(desk.queue) == n
+        listed = await desk.waiting()
+        assert len(listed) == QUEUE_SHOWN
+        assert desk.figures(clock())["waiting"] == n
+        assert all(q["number"] and q["preview"].startswith("第") for q in listed)
+    finally:
+        await again.stop()

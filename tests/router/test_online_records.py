@@ -4,11 +4,10 @@ once, ended and queued again; replies stored once and written on the timeline; s
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from tests.fakes.clock import FakeClock
 from tickets.model import Channel, CitizenIdentity, InboundContact
-from tickets.online_contacts import ENDED, WAITING, OnlineRecords
+from tickets.online_contacts import ENDED, QUEUED, WAITING, OnlineRecords
 from tickets.outbox import Outbox
 from tickets.service import TicketService
 
@@ -17,18 +16,22 @@ async def test_a_conversation_from_queue_to_end_and_back(
     service: TicketService, clock: FakeClock, make_contact: Callable[..., InboundContact]
 ) -> None:
     records = OnlineRecords(service.store, Outbox(service.store, clock))
-    accepted = await service.accept(
-        make_contact(
-            channel=Channel.WECHAT,
-            citizen=CitizenIdentity(wechat_openid="oRecords"),
-            text="垃圾桶满了",
-        )
-    )
+    citizen = CitizenIdentity(wechat_openid="oRecords")
+
+    def says(text: str) -> InboundContact:
+        return make_contact(channel=Channel.WECHAT, citizen=citizen, text=text)
+
+    # Accepting the contact queued its conversation in the same transaction.
+    accepted = await service.accept(says("垃圾桶满了"))
     tid = accepted.ticket_id
-    row, queued = await records.open(tid, "wechat", "zh", clock())
-    assert queued and row["status"] == WAITING and row["waiting_since"] == clock()
-    again, queued = await records.open(tid, "wechat", "zh", clock() + timedelta(minutes=1))
-    assert not queued and again["waiting_since"] == clock()  # a second message changes nothing
+    assert accepted.conversation == QUEUED
+    row = await records.conversation(tid) or {}
+    assert row["status"] == WAITING and row["waiting_since"] == clock() and row["language"] == "zh"
+    start = clock()
+    clock.advance(minutes=1)
+    again = await service.accept(says("还在等"))
+    assert again.ticket_id == tid and again.conversation == WAITING  # joins, changes nothing
+    assert (await records.conversation(tid) or {})["waiting_since"] == start
     assert [r["ticket_id"] for r in await records.waiting()] == [tid]
 
     await records.let_go([tid])
@@ -46,14 +49,16 @@ async def test_a_conversation_from_queue_to_end_and_back(
     assert reply["id"] == same["id"] and reply["status"] == "pending"
     assert (await records.outbound(reply["id"]) or {})["kind"] == "reply"
     contacts, replies = await records.messages(tid)
-    assert [c["text"] for c in contacts] == ["垃圾桶满了"] and len(replies) == 1
+    assert [c["text"] for c in contacts] == ["垃圾桶满了", "还在等"] and len(replies) == 1
 
     assert not await records.end(tid, "zhang", clock())  # not zhang's
     assert await records.end(tid, "li", clock())
     assert (await records.conversation(tid) or {})["status"] == ENDED
-    later = clock() + timedelta(hours=1)
-    row, queued = await records.open(tid, "wechat", "zh", later)
-    assert queued and row["status"] == WAITING and row["agent"] is None
+    later = clock.advance(hours=1)
+    back = await service.accept(says("又满了"))  # the citizen writes again: queued again
+    assert back.ticket_id == tid and back.conversation == QUEUED
+    row = await records.conversation(tid) or {}
+    assert row["status"] == WAITING and row["agent"] is None
     assert row["waiting_since"] == later and row["offers"] == 0
 
     async with service.store.read() as tx:

@@ -19,13 +19,13 @@ from router.online_routing import (
     decline,
     expire,
     hand_back,
-    language_of,
     route,
     skilled,
     take,
     waiting_figures,
 )
 from router.presence import AgentState
+from tickets.online_contacts import language_of
 
 T = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 S = AgentState

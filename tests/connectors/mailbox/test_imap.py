@@ -246,8 +246,12 @@ async def test_uidvalidity_change_rereads_without_doubles(
     await until(lambda: intake2.stats.duplicates == 3)
     assert intake2.stats.letters == 0
     assert len(await tickets_of(service)) == 3
-    new_cursor = await records.load_cursor(intake2.cursor_name)
-    assert new_cursor is not None and new_cursor["uidvalidity"] != cursor["uidvalidity"]
+
+    async def cursor_moved() -> bool:  # saved once the batch is through
+        new = await records.load_cursor(intake2.cursor_name)
+        return new is not None and new["uidvalidity"] != cursor["uidvalidity"]
+
+    await until(cursor_moved)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
