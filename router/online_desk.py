@@ -96,6 +96,7 @@ class OnlineDesk:
         # arrivals must not re-read every waiting contact for every newcomer).
         self._summaries: dict[int, dict[str, Any]] = {}
         self._queue_news_due = False
+        self._arrivals: list[Contact] = []  # queued by accepting, not yet in `queue`
         presence.listeners.append(self._presence_changed)
 
     def clock(self) -> datetime:
@@ -173,12 +174,11 @@ class OnlineDesk:
                 category=e.category,
                 language=e.language,
             )
-            async with self._lock:
-                self.queue = routing.add(self.queue, c)
-            self.taken.pop(e.ticket_id, None)
-            self._summaries.pop(e.ticket_id, None)
-            if not await self.route():
-                await self._queue_news()
+            # Contacts committed together arrive together: they join the queue together,
+            # with one routing pass (a burst costs one pass per batch, not per contact).
+            self._arrivals.append(c)
+            if len(self._arrivals) == 1:
+                self._soon(self._queue_arrivals())
         elif e.conversation == TAKEN:
             agent = self.taken.get(e.ticket_id)
             if agent is None:
@@ -191,6 +191,16 @@ class OnlineDesk:
                 await self._news(agent, {**said, "message": _citizen(contact)})
         elif self._summaries.pop(e.ticket_id, None) is not None:
             await self._queue_news()  # a listed conversation's newest words
+
+    async def _queue_arrivals(self) -> None:
+        arrivals, self._arrivals = self._arrivals, []
+        async with self._lock:
+            self.queue = routing.add(self.queue, *arrivals)
+        for c in arrivals:
+            self.taken.pop(c.ticket_id, None)
+            self._summaries.pop(c.ticket_id, None)
+        if not await self.route():
+            await self._queue_news()
 
     # -- routing ---------------------------------------------------------------------------
 

@@ -110,9 +110,11 @@ def route(
     queue: Sequence[Contact], agents: Sequence[Agent], now: datetime
 ) -> tuple[tuple[Contact, ...], list[Offer]]:
     """Offer every waiting contact, oldest first; the queue keeps its order."""
+    if not any(can_take(a) for a in agents):
+        return tuple(queue), []  # nobody can take one: a burst waits, untouched
     load = offered_load(queue)
     if not any(can_take(a, load.get(a.username, 0)) for a in agents):
-        return tuple(queue), []  # nobody can take one more: a burst waits, untouched
+        return tuple(queue), []
     decided: dict[int, Contact] = {}
     offers: list[Offer] = []
     for c in sorted((c for c in queue if c.offered_to is None), key=lambda c: c.since):
@@ -178,11 +180,16 @@ def take(
     raise NotYours(f"contact {ticket_id} is not waiting")
 
 
-def add(queue: Sequence[Contact], c: Contact) -> tuple[Contact, ...]:
-    """Put a contact in the queue once (a second message of the same conversation adds nothing)."""
-    if any(x.ticket_id == c.ticket_id for x in queue):
-        return tuple(queue)
-    return (*queue, c)
+def add(queue: Sequence[Contact], *cs: Contact) -> tuple[Contact, ...]:
+    """Put contacts at the end of the queue, each conversation once (a second message of the
+    same conversation adds nothing); one pass over the queue for any number of them."""
+    have = {x.ticket_id for x in queue}
+    fresh: list[Contact] = []
+    for c in cs:
+        if c.ticket_id not in have:
+            have.add(c.ticket_id)
+            fresh.append(c)
+    return (*queue, *fresh)
 
 
 def waiting_figures(queue: Sequence[Contact], now: datetime) -> tuple[int, float]:
