@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from connectors.base import ActionOutcome, ChannelAction
+from tickets.group_commit import GroupCommit
 from tickets.lifecycle import Action, LifecycleError, RoleNotAllowed
 from tickets.model import CitizenIdentity, Role
 from tickets.privacy import Viewer
@@ -35,6 +36,9 @@ class ChannelActions:
         self.tickets = tickets
         self.store = store
         self.clock = clock
+        self._last_seen: GroupCommit[tuple[str, str], datetime | None] = GroupCommit(
+            self._last_seen_many, 500
+        )
         self.handlers: Mapping[str, Callable[[ChannelAction], Awaitable[ActionOutcome]]] = {
             "sign": self._sign,
             "return": self._return,
@@ -149,10 +153,23 @@ class ChannelActions:
         return code
 
     async def last_seen(self, channel: str, recipient: str) -> datetime | None:
-        """When the citizen behind `recipient` last wrote on `channel`."""
-        kind = IDENTITY_OF_CHANNEL[channel]
+        """When the citizen behind `recipient` last wrote on `channel`; the questions asked
+        together (the outbox sends many notices at once) share one read."""
+        return await self._last_seen.submit((channel, recipient))
+
+    async def _last_seen_many(
+        self, asked: Sequence[tuple[str, str]]
+    ) -> list[datetime | None | Exception]:
+        by_channel: dict[str, list[str]] = {}
+        for channel, recipient in asked:
+            by_channel.setdefault(channel, []).append(recipient)
+        seen: dict[tuple[str, str], datetime] = {}
         async with self.store.read() as tx:
-            return await tx.last_contact_from(channel, kind, recipient)
+            for channel, recipients in by_channel.items():
+                kind = IDENTITY_OF_CHANNEL[channel]
+                found = await tx.last_contacts_from(channel, kind, recipients)
+                seen.update({(channel, r): at for r, at in found.items()})
+        return [seen.get(key) for key in asked]
 
 
 def _unknown_staff(a: ChannelAction) -> ActionOutcome:

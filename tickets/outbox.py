@@ -24,6 +24,7 @@ from tickets.store import Row, Store
 log = logging.getLogger(__name__)
 
 Sender = Callable[[OutboundMessage], Awaitable[dict[str, Any] | None]]
+CLAIM_LIMIT = 100  # messages leased per pass (sent at once, to different recipients)
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> float:
@@ -75,7 +76,7 @@ class Outbox:
             return [await tx.enqueue_outbound(row) for row in rows]
 
     async def claim(
-        self, limit: int = 20, channels: frozenset[str] | None = None
+        self, limit: int = CLAIM_LIMIT, channels: frozenset[str] | None = None
     ) -> list[OutboundMessage]:
         """Messages due now, leased to this caller."""
         now = self.clock()
@@ -104,8 +105,7 @@ class Outbox:
 
     async def _settle_group(self, items: Sequence[tuple[int, dict[str, Any]]]) -> list[None]:
         async with self.store.write() as tx:
-            for message_id, values in items:
-                await tx.settle_outbound(message_id, values)
+            await tx.settle_outbound(items)
         return [None] * len(items)
 
     async def messages(

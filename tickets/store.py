@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    Update,
     and_,
     bindparam,
     cast,
@@ -110,6 +111,15 @@ _OPEN_TICKETS_OF = (
     )
     .order_by(tickets.c.last_contact_at.desc())
 )
+
+
+@functools.cache
+def _settle_statement(columns: tuple[str, ...]) -> Update:
+    return (
+        outbox.update()
+        .where(outbox.c.id == bindparam("b_id"))
+        .values({c: bindparam(c) for c in columns})
+    )
 
 
 # A ticket was responded to by its first action that moves it on (or answers it).
@@ -721,8 +731,13 @@ class Tx:
             )
         return rows
 
-    async def settle_outbound(self, message_id: int, values: Mapping[str, Any]) -> None:
-        await self.conn.execute(outbox.update().where(outbox.c.id == message_id).values(**values))
+    async def settle_outbound(self, settled: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        """Messages sent, to retry or dead: one statement per shape of settlement."""
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for message_id, values in settled:
+            shapes.setdefault(tuple(sorted(values)), []).append({"b_id": message_id, **values})
+        for columns, rows in shapes.items():
+            await self.conn.execute(_settle_statement(columns), rows)
 
     async def outbound(
         self, *, status: str | None = None, ticket_id: int | None = None
@@ -1037,15 +1052,19 @@ class Tx:
         q = q.order_by(channel_bindings.c.department, channel_bindings.c.chat_id)
         return _rows((await self.conn.execute(q)).mappings())
 
-    async def last_contact_from(self, channel: str, kind: str, value: str) -> datetime | None:
-        """When a citizen known by (kind, value) last wrote on `channel` (48-hour windows)."""
+    async def last_contacts_from(
+        self, channel: str, kind: str, values: Sequence[str]
+    ) -> dict[str, datetime]:
+        """When each citizen known by (kind, value) last wrote on `channel` (48-hour
+        windows); citizens who never wrote there are left out."""
+        who = citizens.c[kind]
         q = (
-            select(func.max(contacts.c.received_at))
+            select(who, func.max(contacts.c.received_at))
             .join(citizens, citizens.c.id == contacts.c.citizen_id)
-            .where(citizens.c[kind] == value, contacts.c.channel == channel)
+            .where(who.in_(sorted(set(values))), contacts.c.channel == channel)
+            .group_by(who)
         )
-        found: datetime | None = (await self.conn.execute(q)).scalar_one_or_none()
-        return found
+        return {str(v): at for v, at in (await self.conn.execute(q)).all() if at is not None}
 
     # -- end of messaging channels -------------------------------------------------------
 
