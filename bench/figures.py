@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -34,18 +37,22 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import text
+from sqlalchemy import Index, text
+from sqlalchemy.dialects.postgresql import dialect as pg_dialect
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.schema import CreateIndex
 
 from reports.service import FigureService
 from reports.views import Period, ranking_view
 from tickets.store import Store, create_store
-from tickets.tables import departments
+from tickets.tables import departments, dispatches, tickets, timeline
 
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR_START = datetime(2026, 1, 1, tzinfo=TZ)
@@ -55,60 +62,75 @@ DISTRICTS = [f"district{i:02d}" for i in range(10)]
 CHANNELS = ["phone"] * 6 + ["wechat"] * 2 + ["mailbox", "web", "telegram", "sms"]
 RATINGS = ["very_satisfied"] * 5 + ["satisfied"] * 3 + ["basically_satisfied", "dissatisfied",
            "very_dissatisfied"]  # fmt: skip
-BATCH = 20_000
+BATCH = 50_000
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
+# Timestamps are generated as integer microseconds since the epoch (UTC) and written as the
+# text SQLAlchemy stores for a naive UTC datetime on SQLite ("2026-01-01 00:00:00.000000"),
+# which PostgreSQL's COPY reads as well (the loading session's time zone is UTC): datetime
+# objects and isoformat() were most of the load's time.
+_US = 1_000_000
+_HOUR = 3600 * _US
+_Y0 = int(YEAR_START.timestamp()) * _US
+_SPAN = int((NOW - YEAR_START).total_seconds()) * _US
+_NOW = int(NOW.timestamp()) * _US
+_D0 = _Y0 // (86400 * _US)
+_DAY_TEXT = [(date(1970, 1, 1) + timedelta(days=_D0 + k)).isoformat() for k in range(400)]
+_TIME_TEXT = [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
 
-def _rows(n: int, seed: int = 2026) -> Iterator[tuple[list[dict[str, Any]], ...]]:
-    """Batches of (tickets, timeline, dispatches) rows."""
-    rng = random.Random(seed)
-    year = (NOW - YEAR_START).total_seconds()
-    for first in range(1, n + 1, BATCH):
-        tk: list[dict[str, Any]] = []
-        tl: list[dict[str, Any]] = []
-        ds: list[dict[str, Any]] = []
-        for i in range(first, min(n, first + BATCH - 1) + 1):
-            created = (YEAR_START + timedelta(seconds=rng.random() * year)).astimezone(UTC)
-            dept = rng.choice(DEPTS)
-            due = created + timedelta(days=7)
-            result = created + timedelta(hours=rng.uniform(2, 240)) if rng.random() < 0.85 else None
-            if result is not None and result > NOW:
-                result = None
-            informed = (
-                result + timedelta(hours=rng.uniform(0, 36))
-                if result is not None and rng.random() < 0.9
-                else None
-            )
-            rating = rng.choice(RATINGS) if informed is not None and rng.random() < 0.7 else None
-            tk.append(
-                {
-                    "id": i, "number": f"B{i:012d}", "state": "closed" if result else "handling",
-                    "channel": rng.choice(CHANNELS), "district": rng.choice(DISTRICTS),
-                    "lead_department": dept, "created_at": created, "updated_at": created,
-                    "last_contact_at": created, "due_at": due, "result_at": result,
-                    "informed_at": informed, "rating": rating,
-                    "rating_excluded": rating is not None and rng.random() < 0.005,
-                }
-            )  # fmt: skip
-            responded = created + timedelta(seconds=rng.expovariate(1 / 120))
-            entries = [("accept", created), ("dispatch", responded)]
-            if rng.random() < 0.03:
-                entries.append(("approve_extension", created + timedelta(days=2)))
-            if result is not None:
-                entries.append(("submit_result", result))
-            for action, at in entries:
-                tl.append({"ticket_id": i, "at": at, "actor": "bench", "role": "agent",
-                           "action": action, "to_state": "handling", "payload": {}})  # fmt: skip
-            ds.append({"ticket_id": i, "hop": 1, "department": dept, "kind": "lead",
-                       "dispatched_at": responded, "dispatched_by": "bench",
-                       "code": "C"})  # fmt: skip
-            if rng.random() < 0.05:  # returned, then re-dispatched
-                ds[-1]["department"] = rng.choice(DEPTS)
-                ds[-1]["returned_at"] = responded + timedelta(hours=3)
-                ds.append({"ticket_id": i, "hop": 2, "department": dept, "kind": "lead",
-                           "dispatched_at": responded + timedelta(hours=4),
-                           "dispatched_by": "bench", "code": "C"})  # fmt: skip
-        yield tk, tl, ds
+
+def _ts(us: int) -> str:
+    s, frac = divmod(us, _US)
+    day, second = divmod(s, 86400)
+    return f"{_DAY_TEXT[day - _D0]} {_TIME_TEXT[second]}.{frac:06d}"
+
+
+Batch = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _batch(first: int, last: int, seed: int) -> Batch:
+    """The (tickets, timeline, dispatches) rows of tickets first … last - 1, in TK_COLS,
+    TL_COLS and DS_COLS order. Each batch is seeded by the seed and its first ticket, so it
+    can be made in any process and the data is the same on both backends."""
+    rng = random.Random(f"{seed}:{first}")
+    rand, uniform, choice, expo = rng.random, rng.uniform, rng.choice, rng.expovariate
+    tk: list[tuple[Any, ...]] = []
+    tl: list[tuple[Any, ...]] = []
+    ds: list[tuple[Any, ...]] = []
+    for i in range(first, last):
+        created = _Y0 + int(rand() * _SPAN)
+        dept = choice(DEPTS)
+        result = created + int(uniform(2, 240) * _HOUR) if rand() < 0.85 else None
+        if result is not None and result > _NOW:
+            result = None
+        informed = (
+            result + int(uniform(0, 36) * _HOUR) if result is not None and rand() < 0.9 else None
+        )
+        rating = choice(RATINGS) if informed is not None and rand() < 0.7 else None
+        c = _ts(created)
+        result_text = None if result is None else _ts(result)
+        tk.append(
+            (i, f"B{i:012d}", "closed" if result else "handling", choice(CHANNELS),
+             choice(DISTRICTS), dept, c, c, c, _ts(created + 7 * 24 * _HOUR), result_text,
+             None if informed is None else _ts(informed), rating,
+             rating is not None and rand() < 0.005)
+        )  # fmt: skip
+        responded_at = created + int(expo(1 / 120) * _US)
+        responded = _ts(responded_at)
+        tl.append((i, c, "bench", "agent", "accept", "handling", "{}"))
+        tl.append((i, responded, "bench", "agent", "dispatch", "handling", "{}"))
+        if rand() < 0.03:
+            extended = _ts(created + 48 * _HOUR)
+            tl.append((i, extended, "bench", "agent", "approve_extension", "handling", "{}"))
+        if result_text is not None:
+            tl.append((i, result_text, "bench", "agent", "submit_result", "handling", "{}"))
+        if rand() < 0.05:  # returned, then re-dispatched
+            ds.append((i, 1, choice(DEPTS), "lead", responded, "bench", "C",
+                       _ts(responded_at + 3 * _HOUR)))  # fmt: skip
+            ds.append((i, 2, dept, "lead", _ts(responded_at + 4 * _HOUR), "bench", "C", None))
+        else:
+            ds.append((i, 1, dept, "lead", responded, "bench", "C", None))
+    return tk, tl, ds
 
 
 TK_COLS = ("id", "number", "state", "channel", "district", "lead_department", "created_at",
@@ -117,53 +139,102 @@ TK_COLS = ("id", "number", "state", "channel", "district", "lead_department", "c
 TL_COLS = ("ticket_id", "at", "actor", "role", "action", "to_state", "payload")
 DS_COLS = ("ticket_id", "hop", "department", "kind", "dispatched_at", "dispatched_by", "code",
            "returned_at")  # fmt: skip
+LOADED = ((tickets, TK_COLS), (timeline, TL_COLS), (dispatches, DS_COLS))
 
 
-def _sqlite_value(v: Any) -> Any:
-    # the text SQLAlchemy's SQLite dialect stores for a naive UTC datetime; JSON as text
-    if isinstance(v, datetime):
-        return v.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-    if isinstance(v, dict):
-        return json.dumps(v)
-    return v
+def _produce(out: Any, n: int, seed: int, as_csv: bool) -> None:
+    """In a second process: the batches in order, as row tuples or as CSV bytes for COPY."""
+    for first in range(1, n + 1, BATCH):
+        rows = _batch(first, min(n + 1, first + BATCH), seed)
+        if as_csv:
+            encoded = []
+            for part in rows:
+                buf = io.StringIO()
+                csv.writer(buf).writerows(part)  # None → empty, PostgreSQL's CSV NULL
+                encoded.append(buf.getvalue().encode())
+            out.put(tuple(encoded))
+        else:
+            out.put(rows)
+    out.put(None)
 
 
-def _pg_value(v: Any) -> Any:
-    return json.dumps(v) if isinstance(v, dict) else v
+def _batches(n: int, as_csv: bool, seed: int = 2026) -> Iterator[Any]:
+    """Generate in a second process while this one writes (two cores: one each)."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue(maxsize=4)
+    proc = ctx.Process(target=_produce, args=(queue, n, seed, as_csv), daemon=True)
+    proc.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=5)
+            except Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(f"the generator stopped ({proc.exitcode})") from None
+                continue
+            if item is None:
+                break
+            yield item
+        proc.join()
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _indexes() -> list[Index]:
+    """The loaded tables' secondary indexes, as the migrations create them (tables.py is what
+    tests/tickets/test_migrations.py holds them to): dropped before the load, made after."""
+    return [ix for table, _ in LOADED for ix in sorted(table.indexes, key=lambda i: str(i.name))]
 
 
 async def fill(store: Store, url: str, n: int) -> float:
-    """Bulk-load the generated year with the driver's fastest path (not the app's)."""
+    """Bulk-load the generated year with the driver's fastest path (not the app's): without
+    the secondary indexes (made once at the end, a sort instead of 10 M random inserts), in
+    big transactions, PostgreSQL's foreign-key triggers off for the loading session."""
     t0 = time.perf_counter()
     async with store.write() as tx:
         for code in DEPTS + DISTRICTS:
             kind = "district" if code.startswith("district") else "city"
             await tx.conn.execute(departments.insert().values(code=code, name_zh=code, kind=kind))
-    tables = (("tickets", TK_COLS), ("timeline", TL_COLS), ("dispatches", DS_COLS))
     if url.startswith("sqlite"):
-        db = sqlite3.connect(url.split("///", 1)[1])
+        db = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
         db.execute("PRAGMA synchronous=OFF")
-        for batch in _rows(n):
-            for (table, cols), rows in zip(tables, batch, strict=True):
-                marks = ", ".join("?" * len(cols))
-                db.executemany(
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                    [tuple(_sqlite_value(r.get(c)) for c in cols) for r in rows],
-                )
-            db.commit()
+        db.execute("PRAGMA cache_size=-1000000")
+        db.execute("PRAGMA threads=2")  # the index sorts' helper threads
+        for ix in _indexes():
+            db.execute(f"DROP INDEX {ix.name}")
+        inserts = [
+            f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            for table, cols in LOADED
+        ]
+        for batch in _batches(n, as_csv=False):
+            db.execute("BEGIN")
+            for sql, rows in zip(inserts, batch, strict=True):
+                db.executemany(sql, rows)
+            db.execute("COMMIT")
+        for ix in _indexes():
+            db.execute(str(CreateIndex(ix).compile(dialect=sqlite_dialect())))
         db.execute("ANALYZE")
-        db.commit()
         db.close()
     else:
-        conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        conn = await asyncpg.connect(
+            url.replace("postgresql+asyncpg", "postgresql"),
+            server_settings={"timezone": "UTC", "maintenance_work_mem": "1GB"},
+        )
         try:
-            for batch in _rows(n):
-                for (table, cols), rows in zip(tables, batch, strict=True):
-                    await conn.copy_records_to_table(
-                        table,
-                        columns=cols,
-                        records=[tuple(_pg_value(r.get(c)) for c in cols) for r in rows],
-                    )
+            try:  # generated rows are consistent; needs a superuser (a throwaway cluster is)
+                await conn.execute("SET session_replication_role = replica")
+            except asyncpg.InsufficientPrivilegeError:
+                pass
+            for ix in _indexes():
+                await conn.execute(f"DROP INDEX {ix.name}")
+            for batch in _batches(n, as_csv=True):
+                for (table, cols), data in zip(LOADED, batch, strict=True):
+                    await conn.copy_to_table(table.name, source=io.BytesIO(data), columns=cols,
+                                             format="csv")  # fmt: skip
+            for ix in _indexes():
+                await conn.execute(str(CreateIndex(ix).compile(dialect=pg_dialect())))
             await conn.execute("SELECT setval('tickets_id_seq', (SELECT max(id) FROM tickets))")
             await conn.execute("ANALYZE")
         finally:
