@@ -72,7 +72,7 @@ class Outbox:
 
     async def _enqueue_group(self, rows: Sequence[dict[str, Any]]) -> list[int | None | Exception]:
         # Messages enqueued together share one commit (a burst of new tickets' notices).
-        async with self.store.write() as tx:
+        async with self.store.write(short=True) as tx:
             return [await tx.enqueue_outbound(row) for row in rows]
 
     async def claim(
@@ -80,7 +80,7 @@ class Outbox:
     ) -> list[OutboundMessage]:
         """Messages due now, leased to this caller."""
         now = self.clock()
-        async with self.store.write() as tx:
+        async with self.store.write(short=True) as tx:
             wanted = sorted(channels) if channels is not None else None
             rows = await tx.claim_outbound(now, now + self.lease, limit, wanted)
         return [_message(r) for r in rows]
@@ -104,7 +104,7 @@ class Outbox:
         await self._settles.submit((message.id, values))
 
     async def _settle_group(self, items: Sequence[tuple[int, dict[str, Any]]]) -> list[None]:
-        async with self.store.write() as tx:
+        async with self.store.write(short=True) as tx:
             await tx.settle_outbound(items)
         return [None] * len(items)
 

@@ -311,7 +311,7 @@ class TicketService:
     async def _accept_single(self, contact: InboundContact) -> AcceptResult:
         """One contact in its own transaction, handling every identity and threading case."""
         now = self.clock()
-        async with self.store.write() as tx:
+        async with self.store.write(short=True) as tx:
             contact_id = await tx.claim_contact(contact, now)
             if contact_id is None:
                 existing = await tx.contact_by_external_id(
@@ -358,7 +358,7 @@ class TicketService:
         """
         now = self.clock()
         since = now - timedelta(hours=self.rules.threading_window_hours)
-        async with self.store.write() as tx:
+        async with self.store.write(short=True) as tx:
             keys = [(c.channel.value, c.external_id) for c in batch]
             first_of: dict[tuple[str, str], int] = {}
             for i, k in enumerate(keys):

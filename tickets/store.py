@@ -1081,15 +1081,27 @@ class Store:
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
-        """A transaction that commits when the block ends and rolls back on error."""
+    async def write(self, *, short: bool = False) -> AsyncIterator[Tx]:
+        """A transaction that commits when the block ends and rolls back on error.
+
+        `short`: a handful of small indexed statements (the intake, the outbox), which
+        SQLite then runs without a thread hop each (`sqlite_driver.OneTripConnection`).
+        """
         if self.is_sqlite:
             async with self._write_lock, self.engine.connect() as conn:
                 await conn.execution_options(hotline_write=True)
-                async with conn.begin():
-                    tx = Tx(conn)
-                    yield tx
-                    await tx.settle_figures()
+                driver = (await conn.get_raw_connection()).driver_connection
+                inline = short and isinstance(driver, sqlite_driver.OneTripConnection)
+                try:
+                    async with conn.begin():
+                        if inline:
+                            driver.inline = True  # type: ignore[union-attr]
+                        tx = Tx(conn)
+                        yield tx
+                        await tx.settle_figures()
+                finally:
+                    if inline:
+                        driver.inline = False  # type: ignore[union-attr]
         else:
             async with self.engine.begin() as conn:
                 tx = Tx(conn)

@@ -106,10 +106,10 @@ async def test_recipients_are_served_at_once_each_in_order_settled_together(
     writes = 0
     write = store.write
 
-    def counting_write() -> Any:
+    def counting_write(**options: Any) -> Any:
         nonlocal writes
         writes += 1
-        return write()
+        return write(**options)
 
     store.write = counting_write  # type: ignore[method-assign]
     assert await OutboxWorker(box, {"wechat": slow_send}).run_once() == 9
