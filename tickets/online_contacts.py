@@ -36,14 +36,18 @@ ONLINE_CHANNELS = CHAT_CHANNELS | LETTER_CHANNELS
 
 def language_of(text: str) -> str | None:
     """The language a citizen wrote in, when the text says: zh for Chinese, en for Latin letters."""
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
+    latin = other = 0
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+            return "zh"  # any Chinese character: a Chinese writer (usually the first one)
+        if ch.isalpha():
+            if ch.isascii():
+                latin += 1
+            else:
+                other += 1
+    if not latin + other:
         return None
-    cjk = sum(1 for ch in letters if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf")
-    if cjk:
-        return "zh"
-    latin = sum(1 for ch in letters if ch.isascii())
-    return "en" if latin * 2 >= len(letters) else None
+    return "en" if latin >= other else None
 
 
 @dataclass(frozen=True)

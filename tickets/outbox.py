@@ -24,7 +24,10 @@ from tickets.store import Row, Store
 log = logging.getLogger(__name__)
 
 Sender = Callable[[OutboundMessage], Awaitable[dict[str, Any] | None]]
-CLAIM_LIMIT = 100  # messages leased per pass (sent at once, to different recipients)
+CLAIM_LIMIT = 100  # messages leased per pass
+# Sends in flight at once (to different recipients): enough to hide an API's round trip,
+# few enough that a pass never holds the event loop long away from the intake.
+SENDING_AT_ONCE = 16
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> float:
@@ -132,12 +135,16 @@ class OutboxWorker:
         by_recipient: dict[tuple[str, str], list[OutboundMessage]] = {}
         for m in messages:
             by_recipient.setdefault((m.channel, m.recipient), []).append(m)
-        await asyncio.gather(*(self._in_order(ms) for ms in by_recipient.values()))
+        slots = asyncio.Semaphore(SENDING_AT_ONCE)
+        await asyncio.gather(*(self._in_order(ms, slots) for ms in by_recipient.values()))
         return len(messages)
 
-    async def _in_order(self, messages: Sequence[OutboundMessage]) -> None:
-        for m in messages:
-            await self._send(m)
+    async def _in_order(
+        self, messages: Sequence[OutboundMessage], slots: asyncio.Semaphore
+    ) -> None:
+        async with slots:
+            for m in messages:
+                await self._send(m)
 
     async def _send(self, m: OutboundMessage) -> None:
         try:
