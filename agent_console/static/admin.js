@@ -7,23 +7,16 @@
   var csrf = root.dataset.csrf;
   var flash = document.getElementById("admin-flash");
 
+  // The shared JSON call (dom.js), made to reject on failure: the forms chain .catch(fail).
+  var call = window.Hotline.api(csrf);
   function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin",
-      headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(path, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = (data && data.error) || {};
-          var e = new Error(err.message || String(resp.status));
-          e.field = err.field; e.detail = err.detail;
-          throw e;
-        }
-        return data;
-      });
+    return call(method, path, body).then(function (r) {
+      if (r.ok) { return r.data; }
+      if (!r.status) { throw r.cause; }
+      var err = r.error || {};
+      var e = new Error(err.message || String(r.status));
+      e.field = err.field; e.detail = err.detail;
+      throw e;
     });
   }
 

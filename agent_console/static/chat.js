@@ -12,28 +12,10 @@
   var unread = {}, reloadSoon = null;
   var statusOf = {};  // outbox id → the latest reply_status (it can beat the POST's answer)
 
-  function tr(key, params) {
-    var text = T[key] || key;
-    Object.keys(params || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
-    return text;
-  }
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, kids) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "cls") { node.className = attrs[k]; }
-      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) { node.setAttribute(k, attrs[k]); }
-    });
-    (kids || []).forEach(function (c) { if (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
-    return node;
-  }
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
-  function clock(seconds) {
-    seconds = Math.max(0, Math.floor(seconds || 0));
-    var m = Math.floor(seconds / 60), s = seconds % 60;
-    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
-  }
+  // The shared helpers (dom.js), bound to this page's texts and CSRF token.
+  var H = window.Hotline, tr = H.texts(T), $ = H.$, el = H.el, clear = H.clear, clock = H.clock;
+  var api = H.api(csrf);
+
   function fmtTime(iso, withDate) {
     if (!iso) { return ""; }
     var opts = { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz };
@@ -43,16 +25,6 @@
   function size(bytes) {
     if (!bytes) { return ""; }
     return bytes < 1024 ? bytes + " B" : bytes < 1048576 ? (bytes / 1024).toFixed(0) + " KB" : (bytes / 1048576).toFixed(1) + " MB";
-  }
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
-    if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        var message = data && data.error ? data.error.message : "";
-        return { ok: resp.ok, status: resp.status, data: data, message: message || ("HTTP " + resp.status) };
-      });
-    }, function (err) { return { ok: false, status: 0, data: {}, message: String(err) }; });
   }
   function newKey() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
   function channelTag(channel) { return el("span", { cls: "tag od-ch od-ch-" + channel, text: tr("channel." + channel) }); }

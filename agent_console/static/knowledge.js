@@ -18,21 +18,8 @@
   var empty = document.getElementById("kb-qa-empty");
   var timer = null, seq = 0, lastKey = null, waiting = null;
 
-  function el(tag, attrs, kids) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "cls") { node.className = attrs[k]; }
-      else if (attrs[k] !== null && attrs[k] !== undefined) { node.setAttribute(k, attrs[k]); }
-    });
-    (kids || []).forEach(function (c) { if (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
-    return node;
-  }
-  function fill(text, params) {
-    Object.keys(params).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
-    return text;
-  }
-  function outcome(node, state, text) { node.dataset.state = state; node.textContent = text; }
+  // The shared helpers (dom.js); this panel's texts come as data-t-* attributes.
+  var H = window.Hotline, el = H.el, fill = H.fill, outcome = H.outcome, api = H.api(csrf);
 
   // The ticket the answer is for: the page's own, or the one the call has made on the workspace.
   function ticketNumber() {
@@ -66,7 +53,7 @@
   function schedule() { clearTimeout(timer); timer = setTimeout(search, 250); }
 
   function render(items) {
-    while (list.firstChild) { list.removeChild(list.firstChild); }
+    H.clear(list);
     empty.hidden = !!(items && items.length);
     empty.textContent = items === null ? T.tIdle : T.tNone;
     (items || []).forEach(function (item) { list.appendChild(card(item)); });
@@ -109,18 +96,10 @@
   }
   function cite(item, number, state) {
     outcome(state, "pending", T.tPending);
-    fetch("/api/v1/knowledge/" + item.id + "/cite", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ ticket: number, version: item.version })
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (resp.ok) { outcome(state, "done", T.tUsed); return; }
-        var reason = data && data.error ? data.error.message : "HTTP " + resp.status;
-        outcome(state, "failed", fill(T.tFailed, { reason: reason }));
-      });
-    }, function (err) { outcome(state, "failed", fill(T.tFailed, { reason: String(err) })); });
+    api("POST", "/api/v1/knowledge/" + item.id + "/cite", { ticket: number, version: item.version }).then(function (r) {
+      if (r.ok) { outcome(state, "done", T.tUsed); return; }
+      outcome(state, "failed", fill(T.tFailed, { reason: r.message }));
+    });
   }
 
   textFields.forEach(function (f) { f.addEventListener("input", schedule); });

@@ -9,54 +9,17 @@
   var tz = root.dataset.tz || undefined;
   var lang = document.documentElement.lang || "zh-CN";
 
-  function tr(key, params) {
-    var text = T[key] || key;
-    Object.keys(params || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
-    return text;
-  }
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, kids) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "cls") { node.className = attrs[k]; }
-      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) { node.setAttribute(k, attrs[k]); }
-    });
-    (kids || []).forEach(function (c) { if (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
-    return node;
-  }
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  // The shared helpers (dom.js), bound to this page's texts and CSRF token.
+  var H = window.Hotline, tr = H.texts(T), $ = H.$, el = H.el, clear = H.clear, clock = H.clock;
+  var outcome = H.outcome, api = H.api(csrf);
+
   function fmtTime(iso, withDate) {
     if (!iso) { return ""; }
     var opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZone: tz };
     if (withDate) { opts.month = "2-digit"; opts.day = "2-digit"; delete opts.second; }
     return new Date(iso).toLocaleString(lang, opts);
   }
-  function clock(seconds) {
-    seconds = Math.max(0, Math.floor(seconds || 0));
-    var m = Math.floor(seconds / 60), s = seconds % 60;
-    return (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
-  }
   function badge(state) { return el("span", { cls: "badge s-" + state, text: tr("state." + state) }); }
-
-  // JSON API with the CSRF header; resolves {ok, status, data, message}.
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
-    if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        var message = data && data.error ? data.error.message : "";
-        return { ok: resp.ok, status: resp.status, data: data, message: message || ("HTTP " + resp.status) };
-      });
-    }, function (err) { return { ok: false, status: 0, data: {}, message: String(err) }; });
-  }
-
-  // An action's outcome in place: pending → done / failed, with the reason.
-  function outcome(node, state, text) {
-    if (!node) { return; }
-    node.dataset.state = state;
-    node.textContent = text;
-  }
 
   // The socket: reconnects with backoff; a 4401 close means the session ended.
   function connect(onMessage, onOpen) {

@@ -9,11 +9,9 @@
   // Count against the server's clock, not the phone's (which may be off by minutes).
   var skew = Date.now() - Date.parse(root.dataset.now);
 
-  function tr(key, params) {
-    var text = T[key] || key;
-    Object.keys(params || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
-    return text;
-  }
+  // The shared helpers (dom.js), bound to this page's texts and CSRF token.
+  var H = window.Hotline, tr = H.texts(T), api = H.api(csrf);
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function span(ms) {
     var s = Math.floor(Math.abs(ms) / 1000), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
@@ -34,22 +32,7 @@
   tick();
   setInterval(tick, 1000);
 
-  function outcome(card, state, text) {
-    var node = card.querySelector(".outcome");
-    node.dataset.state = state;
-    node.textContent = text;
-  }
-
-  function send(path, body, isForm) {
-    var init = { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
-    if (isForm) { init.body = body; } else { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        var err = data && data.error ? data.error : null;
-        return { ok: resp.ok, status: resp.status, data: data, error: err };
-      });
-    }, function (e) { return { ok: false, status: 0, data: {}, error: { message: String(e) } }; });
-  }
+  function outcome(card, state, text) { H.outcome(card.querySelector(".outcome"), state, text); }
 
   // A named field gets the catalog's plain words; anything else the server's message.
   function failure(r, kind) {
@@ -75,8 +58,8 @@
   var NEXT = { sign: "handling", "return": "returned", result: "done", pass_on: "sign" };
 
   function act(card, kind, form, button) {
-    var number = card.dataset.number, body, isForm = false;
-    if (kind === "result") { body = new FormData(form); isForm = true; }
+    var number = card.dataset.number, body;
+    if (kind === "result") { body = new FormData(form); }
     else if (form) {
       body = {};
       Array.prototype.forEach.call(form.elements, function (n) { if (n.name) { body[n.name] = n.value; } });
@@ -84,7 +67,7 @@
     } else { body = {}; }
     if (button) { button.disabled = true; }
     outcome(card, "pending", tr("portal.out.pending"));
-    send("/api/v1/portal/orders/" + encodeURIComponent(number) + "/" + kind, body, isForm).then(function (r) {
+    api("POST", "/api/v1/portal/orders/" + encodeURIComponent(number) + "/" + kind, body).then(function (r) {
       if (button) { button.disabled = false; }
       if (!r.ok) {
         outcome(card, "failed", failure(r, kind));

@@ -12,23 +12,9 @@
   var data = null, skew = 0, editing = null, stale = false, timer = null;
   var outcomes = {};  // number → {state, text, until}: kept across reloads for a while
 
-  function tr(key, params) {
-    var text = T[key] || key;
-    Object.keys(params || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(params[k])); });
-    return text;
-  }
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, kids) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "cls") { node.className = attrs[k]; }
-      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) { node.setAttribute(k, attrs[k]); }
-    });
-    (kids || []).forEach(function (c) { if (c) { node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); } });
-    return node;
-  }
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  // The shared helpers (dom.js), bound to this page's texts and CSRF token.
+  var H = window.Hotline, tr = H.texts(T), $ = H.$, el = H.el, clear = H.clear, api = H.api(csrf);
+
   function when(iso) {
     return new Date(iso).toLocaleString(lang, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false, timeZone: tz });
   }
@@ -36,17 +22,6 @@
     var s = Math.max(0, Math.floor((Date.now() - skew - Date.parse(iso)) / 1000));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
     return (d ? tr("sup.days", { d: d }) : "") + (h < 10 ? "0" : "") + h + ":" + (m < 10 ? "0" : "") + m;
-  }
-
-  function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf, "Accept": "application/json" } };
-    if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(path, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (d) {
-        var message = d && d.error ? d.error.message : "";
-        return { ok: resp.ok, status: resp.status, data: d, message: message || ("HTTP " + resp.status) };
-      });
-    }, function (err) { return { ok: false, status: 0, data: {}, message: String(err) }; });
   }
 
   function load() {
