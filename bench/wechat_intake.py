@@ -43,6 +43,7 @@ from hotline.runtime import tune_gc
 from hotline.settings import load_settings
 from tests.fakes.wechat_api import WechatApiFake
 from tickets.bus import Handler, InProcessBus
+from tickets.events import DomainEvent
 from tickets.store import Store
 from tickets.tables import contacts, outbox
 
@@ -199,7 +200,7 @@ def _fake_api(port: int) -> None:
 class QuietBus(InProcessBus):
     """The center's bus without its after-commit subscribers (for the intake-alone run)."""
 
-    def subscribe(self, handler: Handler) -> Callable[[], None]:
+    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]:
         """Leave the subscriber out: intake alone."""
         return lambda: None
 

@@ -57,8 +57,15 @@ from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
 from tickets.admin_service import SlaSettings
 from tickets.attachments import AttachmentRules, FileStore
-from tickets.bus import EventBus, InProcessBus
+from tickets.bus import EventBus, Handler, InProcessBus
 from tickets.calls import CallLog
+from tickets.events import (
+    CallAnswered,
+    CallFinished,
+    ContactAccepted,
+    DomainEvent,
+    TicketChanged,
+)
 from tickets.mailbox_records import MailboxEntry, MailboxRecords
 from tickets.model import RatingLevel
 from tickets.online_contacts import OnlineRecords
@@ -370,17 +377,17 @@ def build(
     app[DESK] = reviews
     center.briefings = _briefings(settings, center)
     # Who reacts to which committed event: one visible table.
-    subscribers = (
-        CitizenNotices(tickets, outbox),
-        dispatching,
-        presence,
-        mailbox,
-        department_notices,
-        reviews,
-        online,
+    subscribers: tuple[tuple[Handler, tuple[type[DomainEvent], ...]], ...] = (
+        (CitizenNotices(tickets, outbox), (TicketChanged,)),
+        (dispatching, (ContactAccepted,)),
+        (presence, (CallAnswered, CallFinished)),
+        (mailbox, (TicketChanged,)),
+        (department_notices, (TicketChanged,)),
+        (reviews, (TicketChanged,)),
+        (online, (ContactAccepted,)),
     )
-    for subscriber in subscribers:
-        bus.subscribe(subscriber)
+    for subscriber, kinds in subscribers:
+        bus.subscribe(subscriber, *kinds)
     # The browsers' sockets: inline, so a pop is enqueued inside publish (the hub never waits).
     bus.subscribe_inline(hub_of(app).on_event)
 

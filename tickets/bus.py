@@ -24,7 +24,7 @@ InlineHandler = Callable[[DomainEvent], None]
 class EventBus(Protocol):
     """Publish committed events; subscribers must never be able to break the publisher."""
 
-    def subscribe(self, handler: Handler) -> Callable[[], None]: ...
+    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]: ...
 
     def subscribe_inline(self, handler: InlineHandler) -> Callable[[], None]: ...
 
@@ -35,17 +35,20 @@ class InProcessBus:
     """Delivers each event to every subscriber as its own task, so a slow one delays nobody."""
 
     def __init__(self) -> None:
-        self._handlers: list[Handler] = []
+        self._handlers: list[tuple[Handler, tuple[type[DomainEvent], ...]]] = []
         self._inline: list[InlineHandler] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def subscribe(self, handler: Handler) -> Callable[[], None]:
-        """Add a handler; the returned function removes it again."""
-        self._handlers.append(handler)
+    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]:
+        """Add a handler of the events of these kinds (of every event if none is named);
+        the returned function removes it again. Naming them spares a task per event the
+        handler would only look at and drop (a burst of contacts publishes thousands)."""
+        entry = (handler, kinds)
+        self._handlers.append(entry)
 
         def unsubscribe() -> None:
-            if handler in self._handlers:
-                self._handlers.remove(handler)
+            if entry in self._handlers:
+                self._handlers.remove(entry)
 
         return unsubscribe
 
@@ -69,7 +72,9 @@ class InProcessBus:
                 inline(event)
             except Exception:
                 log.exception("inline event handler %r failed on %s", inline, event.name)
-        for handler in list(self._handlers):
+        for handler, kinds in list(self._handlers):
+            if kinds and not isinstance(event, kinds):
+                continue
             task = asyncio.create_task(self._deliver(handler, event))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
