@@ -21,7 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Column,
     Date,
+    MetaData,
+    Table,
     and_,
     case,
     cast,
@@ -311,8 +314,11 @@ def _in_period(lo: datetime, hi: datetime) -> Any:
     return and_(t.created_at >= lo, t.created_at < hi)
 
 
-async def _rebuild_ids(tx: Tx, lo: int, hi: int, rules: RollupRules) -> None:
-    """Add the tickets with ids in [lo, hi) to the roll-up. Ranges of ids, not of days: a
+async def _rebuild_ids(
+    tx: Tx, lo: int, hi: int, rules: RollupRules, staged: Table | None = None
+) -> None:
+    """Add the tickets with ids in [lo, hi) to the roll-up (or their rows to `staged`, to be
+    summed into it at the end). Ranges of ids, not of days: a
     range reads its timeline and dispatch rows through their ticket_id indexes, while the
     tickets of a span of days may be anywhere in those tables (which would be read whole
     for every span)."""
@@ -407,15 +413,18 @@ async def _rebuild_ids(tx: Tx, lo: int, hi: int, rules: RollupRules) -> None:
         .group_by(day, dept, district, t.channel)
     )
     names = ["day", "department", "district", "channel", *columns]
-    # a day's tickets may lie in several ranges: each adds its part
-    mod: Any = postgresql if tx.dialect == "postgresql" else sqlite
-    ins = mod.insert(figure_rollups).from_select(names, q)
-    await tx.conn.execute(
-        ins.on_conflict_do_update(
-            index_elements=["day", "department", "district", "channel"],
-            set_={name: figure_rollups.c[name] + ins.excluded[name] for name in COUNTS},
+    if staged is not None:
+        await tx.conn.execute(staged.insert().from_select(names, q))
+    else:
+        # a day's tickets may lie in several ranges: each adds its part
+        mod: Any = postgresql if tx.dialect == "postgresql" else sqlite
+        ins = mod.insert(figure_rollups).from_select(names, q)
+        await tx.conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["day", "department", "district", "channel"],
+                set_={name: figure_rollups.c[name] + ins.excluded[name] for name in COUNTS},
+            )
         )
-    )
     # returns made, counted against the department that made them
     returner = func.coalesce(d.department, literal_column("''"))
     made = (
@@ -436,7 +445,26 @@ async def _rebuild_ids(tx: Tx, lo: int, hi: int, rules: RollupRules) -> None:
         counts["returns_made"] = int(r["n"])
         day_value = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
         delta[(day_value, r["department"], r["district"], r["channel"])] = counts
-    await _upsert(tx, delta)
+    if staged is not None and delta:
+        rows = [
+            {"day": k[0], "department": k[1], "district": k[2], "channel": k[3], **c}
+            for k, c in delta.items()
+        ]
+        await tx.conn.execute(staged.insert(), rows)
+    elif staged is None:
+        await _upsert(tx, delta)
+
+
+# PostgreSQL keeps every version of a row updated in one transaction until it ends, and a
+# rebuild adds range after range into the same days' rows (a day's ids need not be
+# contiguous): there the ranges' rows are gathered here and summed once at the end.
+_ranges = Table(
+    "figure_rollup_ranges",
+    MetaData(),
+    *(Column(c.name, c.type) for c in figure_rollups.c),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
 
 
 async def rebuild(tx: Tx, rules: RollupRules, at: datetime, chunk: int = 200_000) -> int:
@@ -449,8 +477,17 @@ async def rebuild(tx: Tx, rules: RollupRules, at: datetime, chunk: int = 200_000
     await tx.conn.execute(delete(figure_rollup_rules))
     span = (await tx.conn.execute(select(func.min(t.id), func.max(t.id)))).one()
     if span[0] is not None:
+        staged = _ranges if tx.dialect == "postgresql" else None
+        if staged is not None:
+            await tx.conn.run_sync(lambda conn: staged.create(conn))
         for lo in range(int(span[0]), int(span[1]) + 1, chunk):
-            await _rebuild_ids(tx, lo, lo + chunk, rules)
+            await _rebuild_ids(tx, lo, lo + chunk, rules, staged)
+        if staged is not None:
+            keys = [staged.c.day, staged.c.department, staged.c.district, staged.c.channel]
+            summed = select(*keys, *(func.sum(staged.c[name]) for name in COUNTS)).group_by(*keys)
+            names = ["day", "department", "district", "channel", *COUNTS]
+            await tx.conn.execute(figure_rollups.insert().from_select(names, summed))
+            await tx.conn.run_sync(lambda conn: staged.drop(conn))
     await tx.conn.execute(
         figure_rollup_rules.insert().values(
             id=1,
