@@ -27,6 +27,11 @@ class GroupCommit(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        """Items are waiting or a batch is running."""
+        return bool(self._queue) or (self._drainer is not None and not self._drainer.done())
+
     async def submit(self, item: T) -> R:
         """Queue `item` and wait for its outcome."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()

@@ -28,6 +28,8 @@ CLAIM_LIMIT = 100  # messages leased per pass
 # Sends in flight at once (to different recipients): enough to hide an API's round trip,
 # few enough that a pass never holds the event loop long away from the intake.
 SENDING_AT_ONCE = 16
+GIVE_WAY_SECONDS = 1.0  # the longest a pass waits for the intake to pause
+GIVE_WAY_STEP = 0.005
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> float:
@@ -120,14 +122,30 @@ class Outbox:
 
 
 class OutboxWorker:
-    """Sends due messages through the sender of their channel, one lease at a time."""
+    """Sends due messages through the sender of their channel, one lease at a time.
+
+    `busy` says when the center is accepting contacts: a pass then waits (up to
+    GIVE_WAY_SECONDS) so the answers WeChat and the others wait for go first, and the
+    notices follow a moment later instead of slowing every acceptance down.
+    """
 
     def __init__(
-        self, outbox: Outbox, senders: Mapping[str, Sender], poll_seconds: float = 2.0
+        self,
+        outbox: Outbox,
+        senders: Mapping[str, Sender],
+        poll_seconds: float = 2.0,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
         self.poll_seconds = poll_seconds
+        self.busy = busy
+
+    async def _give_way(self) -> None:
+        waited = 0.0
+        while self.busy is not None and self.busy() and waited < GIVE_WAY_SECONDS:
+            await asyncio.sleep(GIVE_WAY_STEP)
+            waited += GIVE_WAY_STEP
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many were attempted."""
@@ -162,6 +180,7 @@ class OutboxWorker:
         """Forever: send what is due, then sleep until woken or the poll interval passes."""
         while True:
             try:
+                await self._give_way()
                 if await self.run_once():
                     continue
             except Exception:

@@ -259,6 +259,11 @@ class TicketService:
 
     # -- accept ------------------------------------------------------------------------
 
+    @property
+    def accepting(self) -> bool:
+        """Contacts are being committed right now (background work may give way)."""
+        return self._intake.busy
+
     async def accept(self, contact: InboundContact) -> AcceptResult:
         """Make the contact durable, once: a repeat (channel, external_id) changes nothing.
 
