@@ -48,52 +48,50 @@ def _ids(start: datetime, end: datetime) -> Any:
     return select(t.id).where(_period(start, end))
 
 
-def _first_responses(start: datetime, end: datetime) -> Any:
+def _first_responses(which: Any) -> Any:
     tl = timeline.c
     return (
         select(tl.ticket_id, func.min(tl.at).label("first_response_at"))
-        .where(tl.ticket_id.in_(_ids(start, end)), tl.action.in_(RESPONSE_ACTIONS))
+        .where(tl.ticket_id.in_(which), tl.action.in_(RESPONSE_ACTIONS))
         .group_by(tl.ticket_id)
         .subquery("fr")
     )
 
 
-def _extension_counts(start: datetime, end: datetime) -> Any:
+def _extension_counts(which: Any) -> Any:
     tl = timeline.c
     return (
         select(tl.ticket_id, func.count().label("extensions"))
-        .where(tl.ticket_id.in_(_ids(start, end)), tl.action == "approve_extension")
+        .where(tl.ticket_id.in_(which), tl.action == "approve_extension")
         .group_by(tl.ticket_id)
         .subquery("ext")
     )
 
 
-def _hop_counts(start: datetime, end: datetime) -> Any:
+def _hop_counts(which: Any) -> Any:
     d = dispatches.c
     return (
         select(d.ticket_id, (func.count(func.distinct(d.hop)) - 1).label("hops"))
-        .where(d.ticket_id.in_(_ids(start, end)), d.kind == "lead")
+        .where(d.ticket_id.in_(which), d.kind == "lead")
         .group_by(d.ticket_id)
         .subquery("hops")
     )
 
 
-def _return_counts(start: datetime, end: datetime) -> Any:
+def _return_counts(which: Any) -> Any:
     d = dispatches.c
     return (
         select(d.ticket_id, func.count().label("returns"))
-        .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
+        .where(d.ticket_id.in_(which), d.returned_at.is_not(None))
         .group_by(d.ticket_id)
         .subquery("ret")
     )
 
 
-def _with_facts(start: datetime, end: datetime) -> tuple[Any, Any, Any, Any]:
-    fr, ext, hops = (
-        _first_responses(start, end),
-        _extension_counts(start, end),
-        _hop_counts(start, end),
-    )
+def with_facts(which: Any) -> tuple[Any, Any, Any, Any]:
+    """The tickets joined with their first response, extensions and re-dispatch hops, each
+    counted over `which` tickets only (ids, or a select of them); and those three parts."""
+    fr, ext, hops = _first_responses(which), _extension_counts(which), _hop_counts(which)
     joined = (
         tickets.outerjoin(fr, fr.c.ticket_id == t.id)
         .outerjoin(ext, ext.c.ticket_id == t.id)
@@ -102,28 +100,32 @@ def _with_facts(start: datetime, end: datetime) -> tuple[Any, Any, Any, Any]:
     return joined, fr, ext, hops
 
 
+def fact_columns(fr: Any, ext: Any, hops: Any) -> list[Any]:
+    """What a ticket's share of the figures is computed from (with `with_facts`' parts)."""
+    return [
+        t.id,
+        t.lead_department,
+        t.district,
+        t.channel,
+        t.created_at,
+        fr.c.first_response_at,
+        t.due_at,
+        t.result_at,
+        t.informed_at,
+        t.rating,
+        t.rating_excluded,
+        func.coalesce(ext.c.extensions, 0).label("extensions"),
+        func.coalesce(hops.c.hops, 0).label("hops"),
+    ]
+
+
 async def ticket_facts(
     tx: Tx, start: datetime, end: datetime, department: str | None = None
 ) -> list[Row]:
     """Per ticket created in [start, end): what the figures are computed from."""
-    joined, fr, ext, hops = _with_facts(start, end)
+    joined, fr, ext, hops = with_facts(_ids(start, end))
     q = (
-        select(
-            t.id,
-            t.number,
-            t.lead_department,
-            t.district,
-            t.channel,
-            t.created_at,
-            fr.c.first_response_at,
-            t.due_at,
-            t.result_at,
-            t.informed_at,
-            t.rating,
-            t.rating_excluded,
-            func.coalesce(ext.c.extensions, 0).label("extensions"),
-            func.coalesce(hops.c.hops, 0).label("hops"),
-        )
+        select(t.number, *fact_columns(fr, ext, hops))
         .select_from(joined)
         .where(_period(start, end))
         .order_by(t.id)
@@ -171,8 +173,8 @@ async def aggregates(
 
     Contacts on `live_channels` were answered live, so they count as responded.
     """
-    joined, fr, ext, hops = _with_facts(start, end)
-    ret = _return_counts(start, end)
+    joined, fr, ext, hops = with_facts(_ids(start, end))
+    ret = _return_counts(_ids(start, end))
     first = fr.c.first_response_at
     limit = case(
         *((t.channel == ch, float(sec)) for ch, sec in response_seconds.items()),

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tickets.figure_queries import fact_columns, with_facts
 from tickets.model import RatingLevel
 from tickets.store import RESPONSE_ACTIONS, Row, Tx, _rows
 from tickets.tables import dispatches, figure_rollup_rules, figure_rollups, tickets, timeline
@@ -157,48 +158,9 @@ def add(into: Share, share: Share, sign: int = 1) -> None:
 
 
 async def _facts(tx: Tx, ids: Sequence[int]) -> tuple[list[Row], dict[int, list[str]]]:
-    tl, d = timeline.c, dispatches.c
-    fr = (
-        select(tl.ticket_id, func.min(tl.at).label("first_response_at"))
-        .where(tl.ticket_id.in_(ids), tl.action.in_(RESPONSE_ACTIONS))
-        .group_by(tl.ticket_id)
-        .subquery("fr")
-    )
-    ext = (
-        select(tl.ticket_id, func.count().label("extensions"))
-        .where(tl.ticket_id.in_(ids), tl.action == "approve_extension")
-        .group_by(tl.ticket_id)
-        .subquery("ext")
-    )
-    hops = (
-        select(d.ticket_id, (func.count(func.distinct(d.hop)) - 1).label("hops"))
-        .where(d.ticket_id.in_(ids), d.kind == "lead")
-        .group_by(d.ticket_id)
-        .subquery("hops")
-    )
-    q = (
-        select(
-            t.id,
-            t.lead_department,
-            t.district,
-            t.channel,
-            t.created_at,
-            fr.c.first_response_at,
-            t.due_at,
-            t.result_at,
-            t.informed_at,
-            t.rating,
-            t.rating_excluded,
-            ext.c.extensions,
-            hops.c.hops,
-        )
-        .select_from(
-            tickets.outerjoin(fr, fr.c.ticket_id == t.id)
-            .outerjoin(ext, ext.c.ticket_id == t.id)
-            .outerjoin(hops, hops.c.ticket_id == t.id)
-        )
-        .where(t.id.in_(ids))
-    )
+    d = dispatches.c
+    joined, fr, ext, hops = with_facts(ids)
+    q = select(*fact_columns(fr, ext, hops)).select_from(joined).where(t.id.in_(ids))
     rows = _rows((await tx.conn.execute(q)).mappings())
     returned: dict[int, list[str]] = {}
     rq = (
