@@ -1090,18 +1090,18 @@ class Store:
         if self.is_sqlite:
             async with self._write_lock, self.engine.connect() as conn:
                 await conn.execution_options(hotline_write=True)
-                driver = (await conn.get_raw_connection()).driver_connection
-                inline = short and isinstance(driver, sqlite_driver.OneTripConnection)
+                driver = (await conn.get_raw_connection()).driver_connection if short else None
+                inline = driver if isinstance(driver, sqlite_driver.OneTripConnection) else None
                 try:
                     async with conn.begin():
-                        if inline:
-                            driver.inline = True  # type: ignore[union-attr]
+                        if inline is not None:
+                            inline.inline = True
                         tx = Tx(conn)
                         yield tx
                         await tx.settle_figures()
                 finally:
-                    if inline:
-                        driver.inline = False  # type: ignore[union-attr]
+                    if inline is not None:
+                        inline.inline = False
         else:
             async with self.engine.begin() as conn:
                 tx = Tx(conn)
