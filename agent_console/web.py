@@ -108,33 +108,34 @@ def _wants_json(request: web.Request) -> bool:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes a clear answer: JSON for the API, a page for people."""
-    locale = locale_of(request)
+    # The locale is read only for a failure: parsing headers and cookies on every
+    # answered request costs the busy callbacks (WeChat, Telegram) for nothing.
     try:
         return await handler(request)
     except ApiError as e:
-        return json_error(e.status_code, e.code, locale, **e.params)
+        return json_error(e.status_code, e.code, locale_of(request), **e.params)
     except TicketError as e:
         detail = str(e)
-        return _fail(request, e.status, e.code, locale, detail=detail, **e.details)
+        return _fail(request, e.status, e.code, locale_of(request), detail=detail, **e.details)
     except LifecycleError as e:
         status = 403 if e.code == "role_not_allowed" else 409
-        return _fail(request, status, e.code, locale, detail=str(e), **e.details)
+        return _fail(request, status, e.code, locale_of(request), detail=str(e), **e.details)
     except AuthError:
         if _wants_json(request):
-            return json_error(401, "unauthorized", locale)
+            return json_error(401, "unauthorized", locale_of(request))
         raise web.HTTPFound("/login?next=" + request.path_qs) from None
     except web.HTTPRequestEntityTooLarge:
-        return _fail(request, 413, "too_large", locale)
+        return _fail(request, 413, "too_large", locale_of(request))
     except web.HTTPException as e:
         if _wants_json(request) and e.status >= 400:
             code = {404: "not_found", 403: "forbidden", 405: "invalid_transition"}.get(
                 e.status, "not_found"
             )
-            return json_error(e.status, code, locale)
+            return json_error(e.status, code, locale_of(request))
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _fail(request, 500, "internal", locale)
+        return _fail(request, 500, "internal", locale_of(request))
 
 
 def _fail(request: web.Request, status: int, code: str, locale: str, **params: Any) -> web.Response:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -230,14 +231,15 @@ class OnlineDesk:
         now = self.clock()
         async with self._lock:
             self.queue, offers = routing.route(self.queue, self.agents(now), now)
+        if not offers:
+            return offers
         offered = {o.ticket_id for o in offers}
         summaries = await self._summaries_of([c for c in self.queue if c.ticket_id in offered])
         for offer in offers:
             summary = summaries.get(offer.ticket_id)
             if summary is not None:
                 await self._news(offer.username, {"type": "chat_offer", **summary})
-        if offers:
-            await self._queue_news()
+        await self._queue_news()
         return offers
 
     async def _summaries_of(self, cs: Sequence[Contact]) -> dict[int, dict[str, Any]]:
@@ -389,7 +391,7 @@ class OnlineDesk:
         self, viewer: Viewer | None = None, limit: int = QUEUE_SHOWN
     ) -> list[dict[str, Any]]:
         """The queue as the workspace lists it: the `limit` longest waiting, oldest first."""
-        shown = sorted(self.queue, key=lambda c: c.since)[:limit]
+        shown = heapq.nsmallest(limit, self.queue, key=routing.SINCE)
         summaries = await self._summaries_of(shown)
         return [
             {
@@ -518,7 +520,7 @@ class OnlineDesk:
     async def _send_queue_news(self) -> None:
         await asyncio.sleep(QUEUE_NEWS_SECONDS)
         self._queue_news_due = False
-        waiting = {c.ticket_id for c in self.queue}
+        waiting = set(map(routing.TICKET_ID, self.queue))
         for gone in [t for t in self._summaries if t not in waiting]:
             del self._summaries[gone]
         queue = await self.waiting()

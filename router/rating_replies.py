@@ -22,8 +22,11 @@ FULLWIDTH = str.maketrans("１２３４５", "12345")
 
 def rating_digit(text: str) -> int | None:
     """1–5 when the whole message is one such digit (full-width digits too)."""
-    t = text.strip().translate(FULLWIDTH)
-    return int(t) if len(t) == 1 and t in "12345" else None
+    t = text.strip()
+    if len(t) != 1:  # most messages: no need to translate a whole complaint
+        return None
+    t = t.translate(FULLWIDTH)
+    return int(t) if t in "12345" else None
 
 
 class RatingReplies:

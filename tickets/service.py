@@ -277,8 +277,10 @@ class TicketService:
             raise InvalidField(f"unknown category {contact.category}", field="category")
         if contact.district and contact.district not in self.tree:
             raise InvalidField(f"unknown district {contact.district}", field="district")
-        identity = replace(contact.citizen, phone=normalize_phone(contact.citizen.phone))
-        return await self._intake.submit(replace(contact, citizen=identity))
+        phone = normalize_phone(contact.citizen.phone)
+        if phone != contact.citizen.phone:  # most online contacts carry no phone
+            contact = replace(contact, citizen=replace(contact.citizen, phone=phone))
+        return await self._intake.submit(contact)
 
     async def _accept_group(
         self, contacts: Sequence[InboundContact]

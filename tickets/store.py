@@ -28,7 +28,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection as SyncConnection
@@ -81,8 +80,11 @@ _CONTACTS_BY_KEYS = (
         tickets.c.number,
     )
     .join(tickets, tickets.c.id == contacts.c.ticket_id)
+    # Two IN lists rather than a row-value IN: SQLite scans the whole table for
+    # `(channel, external_id) IN (VALUES …)` but searches the unique index for these.
     .where(
-        tuple_(contacts.c.channel, contacts.c.external_id).in_(bindparam("keys", expanding=True))
+        contacts.c.channel.in_(bindparam("channels", expanding=True)),
+        contacts.c.external_id.in_(bindparam("external_ids", expanding=True)),
     )
 )
 _CITIZENS_ANY_KEY = select(citizens).where(
@@ -509,8 +511,14 @@ class Tx:
         """Contacts already accepted, by (channel, external_id), with their ticket number."""
         if not keys:
             return {}
-        rows = (await self.conn.execute(_CONTACTS_BY_KEYS, {"keys": list(keys)})).mappings()
-        return {(r["channel"], r["external_id"]): dict(r) for r in rows}
+        params = {
+            "channels": sorted({c for c, _ in keys}),
+            "external_ids": sorted({e for _, e in keys}),
+        }
+        rows = (await self.conn.execute(_CONTACTS_BY_KEYS, params)).mappings()
+        wanted = set(keys)  # the two lists also match other channels' ids: keep the asked
+        by_key = {(r["channel"], r["external_id"]): dict(r) for r in rows}
+        return {k: r for k, r in by_key.items() if k in wanted}
 
     async def citizens_by_keys(self, pairs: Sequence[tuple[str, str]]) -> list[Row]:
         """Every citizen holding any of the (kind, value) identity keys."""

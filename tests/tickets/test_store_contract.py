@@ -161,6 +161,25 @@ async def test_repeat_delivery_returns_the_same_ticket(
     assert await count(store, contacts) == 2
 
 
+async def test_a_batch_across_channels_finds_only_its_own_repeats(
+    service: TicketService, store: Store, make_contact: MakeContact
+) -> None:
+    """Contacts committed together are looked up together: an id repeated on another
+    channel is a new contact, the same (channel, id) a repeat."""
+    first = await service.accept(make_contact(channel=Channel.WECHAT, external_id="a"))
+    await service.accept(make_contact(channel=Channel.SMS, external_id="b"))
+    await warm_pool(store)
+    results = await asyncio.gather(
+        service.accept(make_contact(channel=Channel.WECHAT, external_id="b")),
+        service.accept(make_contact(channel=Channel.SMS, external_id="a")),
+        service.accept(make_contact(channel=Channel.WECHAT, external_id="a")),
+    )
+
+    assert [r.duplicate for r in results] == [False, False, True]
+    assert results[2].contact_id == first.contact_id
+    assert await count(store, contacts) == 4
+
+
 async def test_fifty_concurrent_duplicates_make_one_contact_and_one_ticket(
     service: TicketService, store: Store, make_contact: MakeContact
 ) -> None:
