@@ -88,7 +88,8 @@ class OnlineDesk:
         self.tick_seconds = tick_seconds
         # Who has a workspace open right now: nobody is offered a chat they cannot see.
         self.reachable = reachable
-        self.queue: tuple[Contact, ...] = ()
+        self._queue: tuple[Contact, ...] = ()
+        self._queued: set[int] | None = None  # the queue's ticket ids, made when asked
         self.taken: dict[int, str] = {}  # ticket id → the agent who has the conversation
         self.skills: dict[str, Row] = {}
         self._lock = asyncio.Lock()  # one routing decision at a time
@@ -99,6 +100,25 @@ class OnlineDesk:
         self._queue_news_due = False
         self._arrivals: list[Contact] = []  # queued by accepting, not yet in `queue`
         presence.listeners.append(self._presence_changed)
+
+    @property
+    def queue(self) -> tuple[Contact, ...]:
+        """The online contacts waiting, offered or not, in the order they came."""
+        return self._queue
+
+    @queue.setter
+    def queue(self, queue: Iterable[Contact]) -> None:
+        # Routing hands back the very same tuple when it changed nothing (a burst nobody
+        # can take yet): the ids of the waiting stay known, and arrivals cost their own
+        # number, not a pass over thousands waiting.
+        if queue is not self._queue:
+            self._queue, self._queued = tuple(queue), None
+
+    def queued_ids(self) -> set[int]:
+        """The ticket ids in the queue."""
+        if self._queued is None:
+            self._queued = set(map(routing.TICKET_ID, self._queue))
+        return self._queued
 
     def clock(self) -> datetime:
         """The ticket service's clock (UTC)."""
@@ -196,7 +216,9 @@ class OnlineDesk:
     async def _queue_arrivals(self) -> None:
         arrivals, self._arrivals = self._arrivals, []
         async with self._lock:
-            self.queue = routing.add(self.queue, *arrivals)
+            ids = self.queued_ids()
+            self._queue = routing.add(self._queue, *arrivals, queued=ids)
+            ids.update(c.ticket_id for c in arrivals)  # every one of them waits now
         for c in arrivals:
             self.taken.pop(c.ticket_id, None)
             self._summaries.pop(c.ticket_id, None)
@@ -520,7 +542,7 @@ class OnlineDesk:
     async def _send_queue_news(self) -> None:
         await asyncio.sleep(QUEUE_NEWS_SECONDS)
         self._queue_news_due = False
-        waiting = set(map(routing.TICKET_ID, self.queue))
+        waiting = self.queued_ids()
         for gone in [t for t in self._summaries if t not in waiting]:
             del self._summaries[gone]
         queue = await self.waiting()

@@ -12,6 +12,7 @@ the queue for the agent who takes it. Time comes from the caller, never from a c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -142,6 +143,8 @@ def expire(
 ) -> tuple[tuple[Contact, ...], list[Offer]]:
     """Offers older than `offer_seconds` go back to waiting; returns them too."""
     limit = timedelta(seconds=offer_seconds)
+    if not any(c.offered_to is not None for c in queue):
+        return tuple(queue), []  # the same tuple: nothing changed
     out: list[Contact] = []
     gone: list[Offer] = []
     for c in queue:
@@ -185,16 +188,18 @@ def take(
     raise NotYours(f"contact {ticket_id} is not waiting")
 
 
-def add(queue: Sequence[Contact], *cs: Contact) -> tuple[Contact, ...]:
+def add(
+    queue: Sequence[Contact], *cs: Contact, queued: AbstractSet[int] | None = None
+) -> tuple[Contact, ...]:
     """Put contacts at the end of the queue, each conversation once (a second message of the
-    same conversation adds nothing); one pass over the queue for any number of them."""
-    have = set(map(TICKET_ID, queue))
-    fresh: list[Contact] = []
+    same conversation adds nothing). `queued`, the queue's ticket ids if the caller keeps
+    them, spares the pass over the queue."""
+    have = set(map(TICKET_ID, queue)) if queued is None else queued
+    fresh: dict[int, Contact] = {}
     for c in cs:
-        if c.ticket_id not in have:
-            have.add(c.ticket_id)
-            fresh.append(c)
-    return (*queue, *fresh)
+        if c.ticket_id not in have and c.ticket_id not in fresh:
+            fresh[c.ticket_id] = c
+    return (*queue, *fresh.values())
 
 
 def waiting_figures(queue: Sequence[Contact], now: datetime) -> tuple[int, float]:

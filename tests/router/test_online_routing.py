@@ -145,6 +145,19 @@ def test_add_is_once_per_conversation_and_figures() -> None:
     assert waiting_figures((), T) == (0, 0.0)
 
 
+def test_nothing_changed_is_the_same_tuple_and_add_trusts_the_known_ids() -> None:
+    # The desk keeps the queue's ids while the tuple stays the same one: a burst nobody
+    # can take yet must not cost a pass over everyone waiting per arrival.
+    queue = add((), contact(1, 2), contact(2, 1))
+    paused = [Agent("a", S.PAUSED)]
+    assert route(queue, paused, T)[0] is queue
+    assert expire(queue, T, 30)[0] is queue
+    grown = add(queue, contact(2), contact(3), contact(3), queued={1, 2})
+    assert [c.ticket_id for c in grown] == [1, 2, 3]
+    offered = route(grown, [Agent("b", S.READY)], T)[0]
+    assert offered is not grown and offered[0].offered_to == "b"
+
+
 def test_language_of_the_text() -> None:
     assert language_of("小区门口夜间施工噪声扰民") == "zh"
     assert language_of("The street light is broken") == "en"
