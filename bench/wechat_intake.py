@@ -5,13 +5,16 @@ the bare aiohttp handler only verifies, decrypts and parses, then answers "succe
 center's /wechat/callback also commits each contact (SQLite, WAL, synchronous=FULL), with
 the citizen's "accepted" notice in the same transaction, before answering. Each figure:
 the full rate (closed loop, 64 in flight), then p50/p99 at 300 messages/s (open loop),
-from a load process of its own. The center runs twice, back to back: intake alone (no
-after-commit subscribers, no background work), then the whole center as `hotline serve`
-runs it (every bus subscriber, the outbox worker sending the notices to a fake WeChat
-API in a process of its own, deadline watch, online desk, …). The figure the target is
-about is the whole center's; the intake-alone run says how much of it the subscribers
-cost. The machine's load average is printed with each phase (other work on the same
-cores shows there). The last line printed is one JSON object.
+from a load process of its own. The full rates are taken in rounds, each center's
+alternating with the bare handler's (which keeps serving beside it), and each side's
+median is used: the same machine's speed drifts by a fifth within minutes, and a ratio of
+two measures taken minutes apart would measure the drift. The center runs twice, back to
+back: intake alone (no after-commit subscribers, no background work), then the whole
+center as `hotline serve` runs it (every bus subscriber, the outbox worker sending the
+notices to a fake WeChat API in a process of its own, deadline watch, online desk, …). The
+figure the target is about is the whole center's; the intake-alone run says how much of it
+the subscribers cost. The machine's load average is printed with each phase (other work on
+the same cores shows there). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 APP_ID = "wx5823bf96d3bd56c7"
 APP_SECRET = "bench-secret"
 N = 3000
+ROUNDS = 3  # full-rate rounds per center, each beside a round of the bare handler
 IN_FLIGHT = 64
 RATE = 300
 LATENCY_SECONDS = 10
@@ -205,8 +209,11 @@ class QuietBus(InProcessBus):
         return lambda: None
 
 
-async def measure(tmp: Path, base_time: int, *, whole: bool, api_url: str = "") -> Figures:
-    """Rate, then latency at RATE, of one center; what it stored and what it sent."""
+async def measure(
+    tmp: Path, base_time: int, bare_url: str, *, whole: bool, api_url: str = ""
+) -> Figures:
+    """Rates in rounds beside the bare handler's, then latency at RATE, of one center;
+    what it stored and what it sent."""
     wechat = {"token": TOKEN, "encoding_aes_key": AES_KEY, "app_id": APP_ID}
     if whole:  # the notices go out, to the fake API
         wechat.update(app_secret=APP_SECRET, api_base_url=api_url)
@@ -222,7 +229,11 @@ async def measure(tmp: Path, base_time: int, *, whole: bool, api_url: str = "") 
     load = os.getloadavg()[0]
     try:
         await run_client("rate", url, "w", base_time, 200)  # warm up
-        rate = float(await run_client("rate", url, "r", base_time, N))  # type: ignore[arg-type]
+        rates: list[float] = []
+        bares: list[float] = []
+        for k in range(ROUNDS):  # one-digit round in the ids: no message repeats another
+            bares.append(float(await run_client("rate", bare_url, "b", base_time, N)))  # type: ignore[arg-type]
+            rates.append(float(await run_client("rate", url, f"r{k}", base_time, N)))  # type: ignore[arg-type]
         n_lat = RATE * LATENCY_SECONDS
         lat: list[float] = sorted(await run_client("latency", url, "l", base_time + N, n_lat))  # type: ignore[call-overload]
         # Let the center finish what it has in hand (a backlog, notices still to send).
@@ -237,11 +248,12 @@ async def measure(tmp: Path, base_time: int, *, whole: bool, api_url: str = "") 
         await runner.cleanup()
         await center.stop()
     return Figures(
-        rate=rate,
+        rates=rates,
+        bare_rates=bares,
         p50_ms=statistics.median(lat) * 1000,
         p99_ms=lat[int(len(lat) * 0.99) - 1] * 1000,
         late=sum(1 for x in lat if x > WECHAT_WAITS),
-        answered=200 + N + sum(1 for x in lat if x < GIVE_UP),
+        answered=200 + N * ROUNDS + sum(1 for x in lat if x < GIVE_UP),
         stored=stored,
         notices=notices,
         load=load,
@@ -267,7 +279,8 @@ async def _counts(store: Store) -> tuple[int, dict[str, int]]:
 class Figures:
     """One center's figures."""
 
-    rate: float
+    rates: list[float]  # full rate of each round
+    bare_rates: list[float]  # the bare handler's, each measured just before
     p50_ms: float
     p99_ms: float
     late: int  # latency-phase answers after WeChat stopped waiting (it delivers again)
@@ -276,45 +289,62 @@ class Figures:
     notices: dict[str, int]
     load: float  # 1-minute load average when the phase started
 
+    @property
+    def rate(self) -> float:
+        """The median round's full rate."""
+        return statistics.median(self.rates)
+
+    @property
+    def bare(self) -> float:
+        """The bare handler's median rate in the rounds beside this center's."""
+        return statistics.median(self.bare_rates)
+
+    @property
+    def ratio(self) -> float:
+        """Of the bare handler's rate, measured alongside."""
+        return self.rate / self.bare
+
 
 async def main() -> dict[str, object]:
-    """Bare handler, then intake alone, then the whole center; print the figures."""
+    """Intake alone, then the whole center, each beside the bare handler; print the figures."""
     base_time = int(time.time())
-    expected = 200 + N + RATE * LATENCY_SECONDS
-    load_bare = os.getloadavg()[0]
+    expected = 200 + N * ROUNDS + RATE * LATENCY_SECONDS
     bare_runner, bare_url = await serve(bare_app())
-    try:
-        await run_client("rate", bare_url, "w", base_time, 200)
-        bare = float(await run_client("rate", bare_url, "r", base_time, N))  # type: ignore[arg-type]
-    finally:
-        await bare_runner.cleanup()
     api_port = free_port()
     api = multiprocessing.get_context("spawn").Process(target=_fake_api, args=(api_port,))
     api.start()
     try:
+        await run_client("rate", bare_url, "w", base_time, 200)
         with tempfile.TemporaryDirectory() as tmp:
-            intake = await measure(Path(tmp) / "intake", base_time, whole=False)
+            intake = await measure(Path(tmp) / "intake", base_time, bare_url, whole=False)
             center = await measure(
-                Path(tmp) / "center", base_time, whole=True,
+                Path(tmp) / "center", base_time, bare_url, whole=True,
                 api_url=f"http://127.0.0.1:{api_port}",
             )  # fmt: skip
     finally:
         api.terminate()
         api.join(10)
-    ratio = center.rate / bare
+        await bare_runner.cleanup()
+    bare = statistics.median(intake.bare_rates + center.bare_rates)
+    ratio = center.ratio
     result: dict[str, object] = {
         "bench": "wechat_intake",
         "messages": N,
+        "rounds": ROUNDS,
         "cores": os.cpu_count(),
         "bare_verify_decrypt_per_s": round(bare, 1),
         "rate": RATE,
         "whole_center_per_s": round(center.rate, 1),
+        "whole_center_rounds_per_s": [round(r) for r in center.rates],
+        "bare_beside_whole_per_s": [round(r) for r in center.bare_rates],
         "whole_center_ratio": round(ratio, 3),
         "whole_center_p50_ms": round(center.p50_ms, 2),
         "whole_center_p99_ms": round(center.p99_ms, 2),
         "whole_center_late_over_5s": center.late,
         "intake_alone_per_s": round(intake.rate, 1),
-        "intake_alone_ratio": round(intake.rate / bare, 3),
+        "intake_alone_ratio": round(intake.ratio, 3),
+        "intake_alone_rounds_per_s": [round(r) for r in intake.rates],
+        "bare_beside_intake_per_s": [round(r) for r in intake.bare_rates],
         "intake_alone_p50_ms": round(intake.p50_ms, 2),
         "intake_alone_p99_ms": round(intake.p99_ms, 2),
         "intake_alone_late_over_5s": intake.late,
@@ -322,7 +352,7 @@ async def main() -> dict[str, object]:
         "answered_contacts": [intake.answered, center.answered],
         "sent_contacts": expected,
         "accepted_notices": [intake.notices, center.notices],
-        "load_average_1m": [round(load_bare, 2), round(intake.load, 2), round(center.load, 2)],
+        "load_average_1m": [round(intake.load, 2), round(center.load, 2)],
         "python": platform.python_version(),
         "target_met": ratio >= 0.5
         and center.p99_ms < 50
@@ -331,10 +361,12 @@ async def main() -> dict[str, object]:
         and center.stored >= center.answered,
     }
     print(f"{os.cpu_count()} cores; 1-minute load average when each phase began in brackets")
-    print(f"bare verify+decrypt handler: {bare:,.0f} msg/s [{load_bare:.1f}]")
+    print(f"bare verify+decrypt handler: {bare:,.0f} msg/s (median of {2 * ROUNDS} rounds)")
     for name, f in (("intake alone (commit + notice)", intake), ("whole center", center)):
+        rounds = ", ".join(f"{r:,.0f}/{b:,.0f}" for r, b in zip(f.rates, f.bare_rates, strict=True))
         print(
-            f"{name}: {f.rate:,.0f} msg/s ({f.rate / bare:.2f} of bare); at {RATE} msg/s "
+            f"{name}: {f.rate:,.0f} msg/s ({f.ratio:.2f} of the bare handler alongside; rounds "
+            f"center/bare {rounds}); at {RATE} msg/s "
             f"p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms, {f.late} of {RATE * LATENCY_SECONDS} "
             f"answered after WeChat's {WECHAT_WAITS:.0f} s; {f.answered} answered, "
             f"{f.stored} stored of {expected} sent (unanswered ones WeChat delivers again); "

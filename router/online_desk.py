@@ -43,7 +43,9 @@ from tickets.store import Row
 log = logging.getLogger(__name__)
 
 MAX_REPLY_CHARS = 2000  # a WeChat customer-service text takes at most 2048 bytes of words
-QUEUE_NEWS_SECONDS = 0.1  # changes this close together share one queue message
+# Changes this close together share one queue message: four a second at most, which a
+# person reads no worse, and each message lists the queue (thousands wait in a surge).
+QUEUE_NEWS_SECONDS = 0.25
 QUEUE_SHOWN = 100  # the longest waiting a workspace lists (the figures count them all)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from tickets.store import Row, Tx
+from tickets.store import Row, Tx, _rows
 from tickets.tables import (
     admin_settings,
     audit_log,
@@ -28,11 +28,6 @@ from tickets.tables import (
     transfer_lines,
     users,
 )
-
-
-def _rows(result: Any) -> list[Row]:
-    return [dict(r) for r in result.mappings()]
-
 
 # -- staff ------------------------------------------------------------------------------
 

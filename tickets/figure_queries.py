@@ -132,7 +132,7 @@ async def ticket_facts(
     )
     if department is not None:
         q = q.where(t.lead_department == department)
-    return _rows((await tx.conn.execute(q)).mappings())
+    return _rows(await tx.conn.execute(q))
 
 
 async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
@@ -143,7 +143,7 @@ async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
         .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
         .order_by(d.ticket_id, d.hop)
     )
-    return _rows((await tx.conn.execute(q)).mappings())
+    return _rows(await tx.conn.execute(q))
 
 
 async def returns_by_department(tx: Tx, start: datetime, end: datetime) -> dict[str, int]:
@@ -237,7 +237,7 @@ async def aggregates(
         .where(_period(start, end))
         .group_by(key)
     )
-    return _rows((await tx.conn.execute(q)).mappings())
+    return _rows(await tx.conn.execute(q))
 
 
 # -- calls -------------------------------------------------------------------------------
@@ -251,29 +251,23 @@ async def call_facts(tx: Tx, start: datetime, end: datetime) -> tuple[list[Row],
     """Calls started in [start, end) and their transfer marks (in the order recorded)."""
     c = calls.c
     rows = _rows(
-        (
-            await tx.conn.execute(
-                select(
-                    c.call_id, c.started_at, c.answered_at, c.abandoned, c.queue_wait, c.talk_time
-                )
-                .where(_calls_in(start, end))
-                .order_by(c.started_at, c.id)
-            )
-        ).mappings()
+        await tx.conn.execute(
+            select(c.call_id, c.started_at, c.answered_at, c.abandoned, c.queue_wait, c.talk_time)
+            .where(_calls_in(start, end))
+            .order_by(c.started_at, c.id)
+        )
     )
     m = call_marks.c
     marks = _rows(
-        (
-            await tx.conn.execute(
-                select(m.call_id, m.what, m.at, m.detail)
-                .join(calls, calls.c.call_id == m.call_id)
-                .where(
-                    _calls_in(start, end),
-                    m.what.in_(["transfer_requested", "transfer_answered", "transfer_failed"]),
-                )
-                .order_by(m.call_id, m.id)
+        await tx.conn.execute(
+            select(m.call_id, m.what, m.at, m.detail)
+            .join(calls, calls.c.call_id == m.call_id)
+            .where(
+                _calls_in(start, end),
+                m.what.in_(["transfer_requested", "transfer_answered", "transfer_failed"]),
             )
-        ).mappings()
+            .order_by(m.call_id, m.id)
+        )
     )
     return rows, marks
 
@@ -381,7 +375,7 @@ async def classes(tx: Tx) -> list[Row]:
     q = select(department_classes).order_by(
         department_classes.c.position, department_classes.c.code
     )
-    return _rows((await tx.conn.execute(q)).mappings())
+    return _rows(await tx.conn.execute(q))
 
 
 async def put_class(tx: Tx, values: Mapping[str, Any]) -> None:
@@ -430,7 +424,7 @@ async def adjustments(tx: Tx, first: date, last: date) -> list[Row]:
     """Adjustments whose day lies in [first, last)."""
     a = score_adjustments.c
     q = select(score_adjustments).where(a.day >= first, a.day < last).order_by(a.day, a.id)
-    return _rows((await tx.conn.execute(q)).mappings())
+    return _rows(await tx.conn.execute(q))
 
 
 async def timeline_entries(

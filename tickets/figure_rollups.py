@@ -161,7 +161,7 @@ async def _facts(tx: Tx, ids: Sequence[int]) -> tuple[list[Row], dict[int, list[
     d = dispatches.c
     joined, fr, ext, hops = with_facts(ids)
     q = select(*fact_columns(fr, ext, hops)).select_from(joined).where(t.id.in_(ids))
-    rows = _rows((await tx.conn.execute(q)).mappings())
+    rows = _rows(await tx.conn.execute(q))
     returned: dict[int, list[str]] = {}
     rq = (
         select(d.ticket_id, d.department)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from tickets.model import Role, State, TimelineEntry
-from tickets.store import Row, Store, Tx
+from tickets.store import Row, Store, Tx, _rows
 from tickets.tables import agent_skills, contacts, online_conversations, outbox, tickets
 
 if TYPE_CHECKING:  # the outbox imports the ticket service, which opens conversations
@@ -95,10 +95,6 @@ async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) 
                     offers=0, language=first[t].language)
         )  # fmt: skip
     return out
-
-
-def _rows(result: Any) -> list[Row]:
-    return [dict(r) for r in result.mappings()]
 
 
 class OnlineRecords:
