@@ -221,6 +221,9 @@ async def measure(
     center = build(settings, bus=None if whole else QuietBus())
     await center.start()
     await load_reference_data(center.tickets)
+    # As `hotline serve` starts: the figure roll-ups built, so every accepted ticket keeps
+    # them in step in its own transaction.
+    await center.count_rollups()
     center.app.cleanup_ctx.clear()
     if whole:
         await center.start_background()

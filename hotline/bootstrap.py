@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -105,6 +105,17 @@ class Center:
         )
         if self.online is not None:
             await self.online.start()  # the waiting queue, as the store kept it
+
+    async def count_rollups(self, announce: Callable[[], None] = lambda: None) -> int | None:
+        """Build the figure roll-ups if they are not built under today's limits (the first
+        start after the migration that made them, or the limits changed): from then on every
+        ticket change keeps them in step. `announce` is called before counting (minutes at
+        millions of tickets). The rows written, or None if they were ready."""
+        figures = self.app[SERVICES].figures
+        if figures is None or await figures.rollups_built():
+            return None
+        announce()
+        return await figures.rebuild_rollups(self.tickets.clock())
 
     async def start_background(self) -> None:
         """Connectors on, outbox worker running (what `hotline serve` adds to start)."""

@@ -120,11 +120,10 @@ def _db_label(settings: Settings) -> str:
 
 async def _first_start(center: Center, demo: bool) -> None:
     await load_standard_categories(center.tickets)
-    figures = center.app[SERVICES].figures
-    if figures is not None and not await figures.rollups_built():
-        # first start after the migration that made them, or the limits changed
-        click.echo("Counting the figure roll-ups from the tickets…")
-        rows = await figures.rebuild_rollups(center.tickets.clock())
+    rows = await center.count_rollups(
+        lambda: click.echo("Counting the figure roll-ups from the tickets…")
+    )
+    if rows is not None:
         click.echo(f"Figure roll-ups ready: {rows} rows")
     if demo and not (await center.tickets.list(OPERATOR, limit=1))[1]:
         click.echo("Loading the demo city (departments, users, 300 tickets)…")

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -157,18 +158,44 @@ def add(into: Share, share: Share, sign: int = 1) -> None:
 # -- reading a ticket's facts ---------------------------------------------------------------
 
 
-async def _facts(tx: Tx, ids: Sequence[int]) -> tuple[list[Row], dict[int, list[str]]]:
-    d = dispatches.c
-    joined, fr, ext, hops = with_facts(ids)
-    q = select(*fact_columns(fr, ext, hops)).select_from(joined).where(t.id.in_(ids))
-    rows = _rows(await tx.conn.execute(q))
-    returned: dict[int, list[str]] = {}
-    rq = (
-        select(d.ticket_id, d.department)
-        .where(d.ticket_id.in_(ids), d.returned_at.is_not(None))
-        .order_by(d.ticket_id, d.hop)
+# Built once: every write transaction that changes tickets runs these, and building the
+# facts query (three grouped subqueries) cost more than running it on a small batch.
+_IDS: Any = bindparam("ids", expanding=True)
+
+
+def _facts_query() -> Any:
+    joined, fr, ext, hops = with_facts(_IDS)
+    return select(*fact_columns(fr, ext, hops)).select_from(joined).where(t.id.in_(_IDS))
+
+
+_FACTS = _facts_query()
+_RETURNED = (
+    select(dispatches.c.ticket_id, dispatches.c.department)
+    .where(dispatches.c.ticket_id.in_(_IDS), dispatches.c.returned_at.is_not(None))
+    .order_by(dispatches.c.ticket_id, dispatches.c.hop)
+)
+_RULES = select(figure_rollup_rules).where(figure_rollup_rules.c.id == 1)
+
+
+def _adding(ins: Any) -> Any:
+    """An insert into the roll-up that adds to a row already there."""
+    return ins.on_conflict_do_update(
+        index_elements=["day", "department", "district", "channel"],
+        set_={name: figure_rollups.c[name] + ins.excluded[name] for name in COUNTS},
     )
-    for r in await tx.conn.execute(rq):
+
+
+_UPSERT = {
+    "sqlite": _adding(sqlite.insert(figure_rollups)),
+    "postgresql": _adding(postgresql.insert(figure_rollups)),
+}
+
+
+async def _facts(tx: Tx, ids: Sequence[int]) -> tuple[list[Row], dict[int, list[str]]]:
+    params = {"ids": list(ids)}
+    rows = _rows(await tx.conn.execute(_FACTS, params))
+    returned: dict[int, list[str]] = {}
+    for r in await tx.conn.execute(_RETURNED, params):
         returned.setdefault(int(r.ticket_id), []).append(r.department)
     return rows, returned
 
@@ -189,11 +216,7 @@ async def shares(tx: Tx, ids: Iterable[int], rules: RollupRules) -> dict[int, Sh
 
 async def rules_of(tx: Tx) -> RollupRules | None:
     """The limits the roll-up was built under; None if it was never built."""
-    r = (
-        (await tx.conn.execute(select(figure_rollup_rules).where(figure_rollup_rules.c.id == 1)))
-        .mappings()
-        .first()
-    )
+    r = (await tx.conn.execute(_RULES)).mappings().first()
     if r is None:
         return None
     return RollupRules(
@@ -243,12 +266,7 @@ async def _upsert(tx: Tx, delta: Share) -> None:
     ]
     if not rows:
         return
-    mod: Any = postgresql if tx.dialect == "postgresql" else sqlite
-    ins = mod.insert(figure_rollups)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["day", "department", "district", "channel"],
-        set_={name: figure_rollups.c[name] + ins.excluded[name] for name in COUNTS},
-    )
+    stmt = _UPSERT[tx.dialect]
     for i in range(0, len(rows), 1000):
         await tx.conn.execute(stmt, rows[i : i + 1000])
 
@@ -380,13 +398,7 @@ async def _rebuild_ids(
     else:
         # a day's tickets may lie in several ranges: each adds its part
         mod: Any = postgresql if tx.dialect == "postgresql" else sqlite
-        ins = mod.insert(figure_rollups).from_select(names, q)
-        await tx.conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["day", "department", "district", "channel"],
-                set_={name: figure_rollups.c[name] + ins.excluded[name] for name in COUNTS},
-            )
-        )
+        await tx.conn.execute(_adding(mod.insert(figure_rollups).from_select(names, q)))
     # returns made, counted against the department that made them
     returner = func.coalesce(d.department, literal_column("''"))
     made = (
