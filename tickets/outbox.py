@@ -30,6 +30,10 @@ CLAIM_LIMIT = 100  # messages leased per pass
 SENDING_AT_ONCE = 16
 GIVE_WAY_SECONDS = 1.0  # the longest a pass waits for the intake to pause
 GIVE_WAY_STEP = 0.005
+# Within a pass, each send waits this long at most for a batch being committed: a backlog
+# of notices (after a burst) goes out between acceptances, not through them, and still
+# goes out under a load that never pauses.
+SEND_GIVES_WAY_SECONDS = 0.05
 
 
 def backoff(attempts: int, base: float = 5.0, cap: float = 3600.0) -> float:
@@ -141,9 +145,9 @@ class OutboxWorker:
         self.poll_seconds = poll_seconds
         self.busy = busy
 
-    async def _give_way(self) -> None:
+    async def _give_way(self, longest: float = GIVE_WAY_SECONDS) -> None:
         waited = 0.0
-        while self.busy is not None and self.busy() and waited < GIVE_WAY_SECONDS:
+        while self.busy is not None and self.busy() and waited < longest:
             await asyncio.sleep(GIVE_WAY_STEP)
             waited += GIVE_WAY_STEP
 
@@ -162,6 +166,7 @@ class OutboxWorker:
     ) -> None:
         async with slots:
             for m in messages:
+                await self._give_way(SEND_GIVES_WAY_SECONDS)
                 await self._send(m)
 
     async def _send(self, m: OutboundMessage) -> None:

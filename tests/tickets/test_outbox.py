@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.fakes.clock import FakeClock
+from tickets import outbox as outbox_module
 from tickets.model import OutboundMessage, SendError
 from tickets.outbox import Outbox, OutboxWorker, backoff
 from tickets.store import Store
@@ -119,3 +121,47 @@ async def test_recipients_are_served_at_once_each_in_order_settled_together(
         assert [n for r, n in order if r == who] == [0, 1, 2]
     assert all(m["status"] == "sent" for m in await box.messages())
     assert writes < 1 + 9  # the claim, then fewer commits than messages
+
+
+async def test_sends_wait_for_the_intake_between_acceptances_but_never_stop(
+    store: Store, clock: FakeClock
+) -> None:
+    """While contacts are being committed, each send waits (a little) for the batch to end:
+    a backlog of notices goes out between acceptances; under a load that never pauses it
+    still goes out, only slower."""
+    box = Outbox(store, clock)
+    for i in range(3):
+        await box.enqueue("wechat", "text", "o1", {"text": str(i)}, f"k{i}")
+    busy = True
+    sent_while_busy: list[bool] = []
+
+    async def record(m: OutboundMessage) -> dict[str, Any]:
+        sent_while_busy.append(busy)
+        return {}
+
+    worker = OutboxWorker(box, {"wechat": record}, busy=lambda: busy)
+    # A load that never pauses: the pass waits GIVE_WAY_SECONDS, then every send its own
+    # short while, and all three are sent.
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await worker._give_way()
+    assert await worker.run_once() == 3
+    took = loop.time() - start
+    assert sent_while_busy == [True, True, True]
+    assert took >= outbox_module.GIVE_WAY_SECONDS + 3 * outbox_module.SEND_GIVES_WAY_SECONDS
+    # The intake pauses a moment after the pass began: the sends wait for that, not longer.
+    for i in range(3, 6):
+        await box.enqueue("wechat", "text", "o1", {"text": str(i)}, f"k{i}")
+    sent_while_busy.clear()
+
+    async def pause_soon() -> None:
+        nonlocal busy
+        await asyncio.sleep(0.02)
+        busy = False
+
+    pausing = asyncio.create_task(pause_soon())
+    start = loop.time()
+    assert await worker.run_once() == 3
+    await pausing
+    assert sent_while_busy == [False, False, False]
+    assert loop.time() - start < outbox_module.SEND_GIVES_WAY_SECONDS * 3
