@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import heapq
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -92,6 +91,7 @@ class OnlineDesk:
         self.reachable = reachable
         self._queue: tuple[Contact, ...] = ()
         self._queued: set[int] | None = None  # the queue's ticket ids, made when asked
+        self._oldest: list[Contact] | None = None  # its QUEUE_SHOWN oldest, made when asked
         self.taken: dict[int, str] = {}  # ticket id → the agent who has the conversation
         self.skills: dict[str, Row] = {}
         self._lock = asyncio.Lock()  # one routing decision at a time
@@ -114,7 +114,13 @@ class OnlineDesk:
         # can take yet): the ids of the waiting stay known, and arrivals cost their own
         # number, not a pass over thousands waiting.
         if queue is not self._queue:
-            self._queue, self._queued = tuple(queue), None
+            self._queue, self._queued, self._oldest = tuple(queue), None, None
+
+    def oldest(self) -> list[Contact]:
+        """The QUEUE_SHOWN longest waiting, oldest first."""
+        if self._oldest is None:
+            self._oldest = routing.oldest(self._queue, QUEUE_SHOWN)
+        return self._oldest
 
     def queued_ids(self) -> set[int]:
         """The ticket ids in the queue."""
@@ -219,8 +225,12 @@ class OnlineDesk:
         arrivals, self._arrivals = self._arrivals, []
         async with self._lock:
             ids = self.queued_ids()
+            before = len(self._queue)
             self._queue = routing.add(self._queue, *arrivals, queued=ids)
             ids.update(c.ticket_id for c in arrivals)  # every one of them waits now
+            if self._oldest is not None:
+                added = self._queue[before:]
+                self._oldest = routing.oldest([*self._oldest, *added], QUEUE_SHOWN)
         for c in arrivals:
             self.taken.pop(c.ticket_id, None)
             self._summaries.pop(c.ticket_id, None)
@@ -411,11 +421,9 @@ class OnlineDesk:
         ids = sorted(t for t, agent in self.taken.items() if agent == viewer.username)
         return [await self.conversation(viewer, t) for t in ids]
 
-    async def waiting(
-        self, viewer: Viewer | None = None, limit: int = QUEUE_SHOWN
-    ) -> list[dict[str, Any]]:
-        """The queue as the workspace lists it: the `limit` longest waiting, oldest first."""
-        shown = heapq.nsmallest(limit, self.queue, key=routing.SINCE)
+    async def waiting(self, viewer: Viewer | None = None) -> list[dict[str, Any]]:
+        """The queue as the workspace lists it: the QUEUE_SHOWN longest waiting, oldest first."""
+        shown = self.oldest()
         summaries = await self._summaries_of(shown)
         return [
             {
@@ -430,7 +438,7 @@ class OnlineDesk:
 
     def figures(self, now: datetime) -> dict[str, Any]:
         """Online contacts waiting and the longest wait (the wallboard)."""
-        count, longest = routing.waiting_figures(self.queue, now)
+        count, longest = routing.waiting_figures(len(self.queue), self.oldest(), now)
         return {
             "waiting": count,
             "longest_wait_seconds": longest,

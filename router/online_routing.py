@@ -11,6 +11,7 @@ the queue for the agent who takes it. Time comes from the caller, never from a c
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
@@ -202,8 +203,18 @@ def add(
     return (*queue, *fresh.values())
 
 
-def waiting_figures(queue: Sequence[Contact], now: datetime) -> tuple[int, float]:
-    """How many contacts wait (offered or not) and the longest wait in seconds."""
-    oldest = min(map(SINCE, queue), default=None)
-    longest = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
-    return len(queue), longest
+def oldest(queue: Iterable[Contact], n: int) -> list[Contact]:
+    """The `n` longest waiting, oldest first (equal times in queue order). The `n` oldest
+    of a queue and contacts added to its end are the `n` oldest of the `n` oldest and the
+    added: a caller that keeps them need not read the whole queue again for an arrival."""
+    return heapq.nsmallest(n, queue, key=SINCE)
+
+
+def waiting_figures(
+    waiting: int, oldest_first: Sequence[Contact], now: datetime
+) -> tuple[int, float]:
+    """How many contacts wait (offered or not) and the longest wait in seconds, from the
+    queue's length and its longest waiting (`oldest`)."""
+    if not oldest_first:
+        return waiting, 0.0
+    return waiting, max(0.0, (now - oldest_first[0].since).total_seconds())

@@ -24,6 +24,7 @@ from agent_console.web import SERVICES
 from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
 from hotline.settings import load_settings
+from router import online_routing as routing
 from router.online_desk import QUEUE_SHOWN
 from tests.connectors.wechat.conftest import AES_KEY, APP_ID, TOKEN, safe_mode
 from tests.fakes.clock import FakeClock
@@ -541,5 +542,21 @@ async def test_a_burst_waits_in_the_store_and_the_workspace_lists_the_longest_wa
         assert len(listed) == QUEUE_SHOWN
         assert desk.figures(clock())["waiting"] == n
         assert all(q["number"] and q["preview"].startswith("第") for q in listed)
+        # More arrive while the list is kept: it stays the oldest of the whole queue.
+        clock.advance(seconds=30)
+        more = [
+            InboundContact(
+                channel=Channel.WECHAT, external_id=f"later-{i}",
+                citizen=CitizenIdentity(wechat_openid=f"oLater{i:03d}"), text=f"又一个问题{i}",
+                received_at=clock(),
+            )
+            for i in range(7)
+        ]  # fmt: skip
+        await asyncio.gather(*(again.tickets.accept(c) for c in more))
+        await again.bus.drain()  # type: ignore[attr-defined]
+        await desk.drain()
+        assert len(desk.queue) == n + 7
+        assert desk.oldest() == routing.oldest(desk.queue, QUEUE_SHOWN)
+        assert desk.figures(clock())["longest_wait_seconds"] == 150.0
     finally:
         await again.stop()

@@ -19,6 +19,7 @@ from router.online_routing import (
     decline,
     expire,
     hand_back,
+    oldest,
     route,
     skilled,
     take,
@@ -141,8 +142,19 @@ def test_take_an_offer_or_an_unoffered_letter() -> None:
 def test_add_is_once_per_conversation_and_figures() -> None:
     queue = add(add((), contact(1, 2)), contact(1))
     assert len(queue) == 1 and queue[0].since == T - timedelta(minutes=2)
-    assert waiting_figures(queue, T) == (1, 120.0)
-    assert waiting_figures((), T) == (0, 0.0)
+    assert waiting_figures(len(queue), oldest(queue, 100), T) == (1, 120.0)
+    assert waiting_figures(0, [], T) == (0, 0.0)
+
+
+def test_the_oldest_of_a_queue_and_its_additions_are_the_oldest_of_both() -> None:
+    queue = tuple(contact(i, minutes_ago=(i * 7) % 11) for i in range(1, 30))
+    kept = oldest(queue, 5)
+    assert [c.ticket_id for c in kept] == [
+        c.ticket_id for c in sorted(queue, key=lambda c: c.since)[:5]
+    ]
+    added = (contact(40, minutes_ago=20), contact(41, minutes_ago=0), contact(42, 10))
+    grown = add(queue, *added)
+    assert oldest([*kept, *added], 5) == oldest(grown, 5)
 
 
 def test_nothing_changed_is_the_same_tuple_and_add_trusts_the_known_ids() -> None:
