@@ -216,13 +216,13 @@ async def shares(tx: Tx, ids: Iterable[int], rules: RollupRules) -> dict[int, Sh
 
 async def rules_of(tx: Tx) -> RollupRules | None:
     """The limits the roll-up was built under; None if it was never built."""
-    r = (await tx.conn.execute(_RULES)).mappings().first()
+    r = (await tx.conn.execute(_RULES)).first()
     if r is None:
         return None
     return RollupRules(
-        {str(k): float(v) for k, v in dict(r["response_seconds"]).items()},
-        float(r["default_response_seconds"]),
-        float(r["feedback_seconds"]),
+        {str(k): float(v) for k, v in dict(r.response_seconds).items()},
+        float(r.default_response_seconds),
+        float(r.feedback_seconds),
     )
 
 
