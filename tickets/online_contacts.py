@@ -60,6 +60,9 @@ class Arrival:
     new_ticket: bool  # a ticket opened in the same transaction has no conversation yet
 
 
+_OPEN = online_conversations.insert()  # built once: every batch of online contacts runs it
+
+
 async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) -> dict[int, str]:
     """Queue each arrival's conversation, in the caller's transaction: a new one, or one
     that ended, waits from `at`; one waiting or taken already is left as it is.
@@ -82,7 +85,7 @@ async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) 
         for t, a in first.items() if t not in rows
     ]  # fmt: skip
     if fresh:
-        await tx.conn.execute(online_conversations.insert(), fresh)
+        await tx.conn.execute(_OPEN, fresh)
     out = {t: QUEUED for t in first}
     for t, row in rows.items():
         if row["status"] != ENDED:

@@ -159,6 +159,13 @@ def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Any:
 
 
 _NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
+# Built once (every accepted batch runs them; building a statement costs about as much as
+# running a small one): messages once per dedupe key, and timeline rows.
+_OUTBOX_ONCE = {
+    mod.dialect.name: mod.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for mod in (sqlite, postgresql)
+}
+_TIMELINE_ROWS = timeline.insert()
 
 
 class StaleTicket(Exception):
@@ -565,7 +572,7 @@ class Tx:
         """Timeline entries of several tickets in one statement."""
         if entries:
             await self.figures_change(t for t, e in entries if e.action in FIGURE_ACTIONS)
-            await self.conn.execute(timeline.insert(), [_timeline_values(t, e) for t, e in entries])
+            await self.conn.execute(_TIMELINE_ROWS, [_timeline_values(t, e) for t, e in entries])
 
     async def touch_tickets(self, ticket_ids: Sequence[int], at: datetime) -> None:
         """A new contact arrived on each of these tickets."""
@@ -717,8 +724,7 @@ class Tx:
     async def enqueue_outbound_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add messages in one statement; those whose dedupe key exists are left out."""
         if rows:
-            stmt = self._insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            await self.conn.execute(stmt, [dict(r) for r in rows])
+            await self.conn.execute(_OUTBOX_ONCE[self.dialect], [dict(r) for r in rows])
 
     async def claim_outbound(
         self, now: datetime, lease_until: datetime, limit: int, channels: Sequence[str] | None
