@@ -27,6 +27,18 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 
+def _to_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is refused (its zone is anybody's guess)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+    return value.astimezone(UTC)
+
+
+def _from_store(value: datetime) -> datetime:
+    """What the database gave back, as an aware UTC datetime (SQLite keeps no offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no offset, so we add it back)."""
 
@@ -36,16 +48,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
-        value = value.astimezone(UTC)
+        value = _to_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _from_store(value)
 
     # On SQLite one step each way, in C: the decorator over SQLAlchemy's own DATETIME
     # costs three Python calls and a string template per value, and a batch of accepted
@@ -59,9 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to the store; use aware UTC datetimes")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            return _to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 
@@ -72,9 +80,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: str | datetime | None) -> datetime | None:
             if value is None:
                 return None
-            if isinstance(value, str):
-                value = datetime.fromisoformat(value)
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            return _from_store(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
         return process
 
