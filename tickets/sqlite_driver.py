@@ -15,8 +15,11 @@ from typing import Any
 
 import aiosqlite
 
-# Statements that may wait (for a lock, a disk): never run on the event loop.
+# Statements that may wait (for a lock, a disk): never run on the event loop (a BEGIN only
+# when it would have to wait: see `_begin_at_once`).
 _WAITS = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "VACUUM", "ANALYZE")
+# How long a statement waits for another process's lock before "database is locked".
+BUSY_TIMEOUT_MS = 10_000
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -58,10 +61,13 @@ class OneTripCursor(aiosqlite.Cursor):
 
     async def _run(self, sql: str, run: Callable[[], None]) -> None:
         conn = self._conn
-        if isinstance(conn, OneTripConnection) and conn.inline and not sql.startswith(_WAITS):
-            run()
-        else:
-            await conn._execute(run)  # type: ignore[no-untyped-call]
+        if isinstance(conn, OneTripConnection) and conn.inline:
+            if not sql.startswith(_WAITS):
+                run()
+                return
+            if sql.startswith("BEGIN") and _begin_at_once(conn._conn, run):
+                return
+        await conn._execute(run)  # type: ignore[no-untyped-call]
 
     async def fetchone(self) -> Any:
         """The next kept row."""
@@ -109,14 +115,34 @@ class OneTripCursor(aiosqlite.Cursor):
         pass
 
 
+def _begin_at_once(db: sqlite3.Connection, begin: Callable[[], None]) -> bool:
+    """Run `begin` on this thread if no other process holds the lock it takes; False if one
+    does (nothing was begun: it is to wait in the driver thread instead).
+
+    Within the process one writer at a time holds the store's write lock, so the wait
+    is for another process only (a CLI command, a second server) and almost never
+    happens; a trip to the thread costs ~150 µs of the loop every time.
+    """
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        begin()
+    except sqlite3.OperationalError as e:
+        if e.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            return False
+        raise
+    finally:
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True
+
+
 class OneTripConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip per statement.
 
     `inline`: the statements of a short write transaction run at once on the event loop
     instead. Each is a few microseconds of SQLite work, while a trip to the driver thread
     and back costs ~150 µs here; a dozen of them made a one-contact commit take 15 ms.
-    What can wait stays in the thread: BEGIN (it may wait for another process's write
-    lock) and the commit (its fsync, and the WAL checkpoint that may follow).
+    What can wait stays in the thread: a BEGIN that must wait for another process's
+    write lock, and the commit (its fsync, and the WAL checkpoint that may follow).
     """
 
     def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
@@ -125,6 +151,13 @@ class OneTripConnection(aiosqlite.Connection):
         # A connection dropped unclosed must not keep the process alive at exit: its worker
         # thread waits on its queue forever when the finalizer cannot stop it.
         self._thread.daemon = True
+
+    async def rollback(self) -> None:
+        """Roll back, without a trip when there is nothing to roll back: the pool does this
+        each time it takes a connection back, after a commit as after a read."""
+        if self._connection is not None and not self._connection.in_transaction:
+            return
+        await super().rollback()
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         """A cursor made on the event loop; its SQLite cursor lives only inside execute.

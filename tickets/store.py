@@ -1109,10 +1109,10 @@ class Store:
                 await conn.execution_options(hotline_write=True)
                 driver = (await conn.get_raw_connection()).driver_connection if short else None
                 inline = driver if isinstance(driver, sqlite_driver.OneTripConnection) else None
+                if inline is not None:
+                    inline.inline = True
                 try:
                     async with conn.begin():
-                        if inline is not None:
-                            inline.inline = True
                         tx = Tx(conn)
                         yield tx
                         await tx.settle_figures()
@@ -1149,7 +1149,7 @@ def _sqlite_pragmas(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
     # FULL: a commit is on disk before we answer "accepted", even across a power cut.
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={sqlite_driver.BUSY_TIMEOUT_MS}")
     # Reads through a shared memory map and a 16 MB page cache per connection (SQLite's
     # default is 2 MB): the intake's index lookups stay out of read() calls as tables grow.
     cur.execute("PRAGMA mmap_size=268435456")
