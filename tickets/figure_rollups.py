@@ -226,22 +226,42 @@ async def rules_of(tx: Tx) -> RollupRules | None:
     )
 
 
-async def before_change(tx: Tx, ticket_ids: Iterable[int], new: bool = False) -> None:
-    """Note the share of tickets about to change (once per transaction; a new ticket had
-    none). Nothing to keep while the roll-up was never built."""
+async def _keeping(tx: Tx) -> RollupRules | None:
+    """The roll-up's limits, read once per transaction; None while it was never built."""
     if tx.figure_rules is False:
         tx.figure_rules = await rules_of(tx) or None
     rules = tx.figure_rules
-    if not isinstance(rules, RollupRules):
+    return rules if isinstance(rules, RollupRules) else None
+
+
+async def before_change(tx: Tx, ticket_ids: Iterable[int]) -> None:
+    """Note the share of tickets about to change (once per transaction). Nothing to keep
+    while the roll-up was never built."""
+    rules = await _keeping(tx)
+    if rules is None:
         return
-    ids = [i for i in ticket_ids if i not in tx.figure_before]
-    if not ids:
-        return
-    if new:
-        tx.figure_before.update((i, {}) for i in ids)
-    else:
+    ids = list(ticket_ids)
+    for i in ids:  # changed after it was created: its share after is to be read
+        tx.figure_created.pop(i, None)
+    ids = [i for i in ids if i not in tx.figure_before]
+    if ids:
         tx.figure_before.update(await shares(tx, ids, rules))
         tx.figure_before.update((i, {}) for i in ids if i not in tx.figure_before)
+
+
+async def created(tx: Tx, rows: Sequence[Row]) -> None:
+    """Note tickets just created: they had no share, and until something changes them
+    in this transaction their share is that of the row as inserted (no timeline, no
+    dispatch yet), so settling them reads nothing."""
+    if await _keeping(tx) is None:
+        return
+    for r in rows:
+        tx.figure_before.setdefault(int(r["id"]), {})
+        tx.figure_created[int(r["id"])] = r
+
+
+def _as_created(row: Row) -> Row:
+    return {**row, "first_response_at": None, "extensions": 0, "hops": 0}
 
 
 async def settle(tx: Tx) -> None:
@@ -252,9 +272,13 @@ async def settle(tx: Tx) -> None:
     delta: Share = {}
     for share in tx.figure_before.values():
         add(delta, share, -1)
-    for share in (await shares(tx, tx.figure_before, rules)).values():
+    for r in tx.figure_created.values():
+        add(delta, contribution(_as_created(r), (), rules))
+    changed = [i for i in tx.figure_before if i not in tx.figure_created]
+    for share in (await shares(tx, changed, rules)).values():
         add(delta, share)
     tx.figure_before.clear()
+    tx.figure_created.clear()
     await _upsert(tx, delta)
 
 
@@ -473,6 +497,7 @@ async def rebuild(tx: Tx, rules: RollupRules, at: datetime, chunk: int = 200_000
     )
     tx.figure_rules = rules
     tx.figure_before.clear()
+    tx.figure_created.clear()
     return int(await tx.conn.scalar(select(func.count()).select_from(figure_rollups)) or 0)
 
 

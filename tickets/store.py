@@ -139,6 +139,7 @@ FIGURE_COLUMNS = frozenset(
      "informed_at", "rating", "rating_excluded"}
 )  # fmt: skip
 FIGURE_ACTIONS = frozenset({*RESPONSE_ACTIONS, "approve_extension"})
+_TICKET_FIGURES = (tickets.c.id, *(tickets.c[name] for name in sorted(FIGURE_COLUMNS)))
 DISPATCH_FIGURE_COLUMNS = frozenset({"ticket_id", "hop", "kind", "department", "returned_at"})
 
 
@@ -155,7 +156,10 @@ def _save_call_statement(dialect: str, keys: tuple[str, ...]) -> Any:
 @functools.cache
 def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Any:
     table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
-    return table.insert().returning(table.c.id, *(table.c[k] for k in keys))
+    # a new ticket's figure columns come back with it: its share of the figure roll-ups
+    # is known without reading it again (`Tx.figures_created`)
+    extra = sorted(FIGURE_COLUMNS.difference(keys)) if table is tickets else []
+    return table.insert().returning(table.c.id, *(table.c[k] for k in (*keys, *extra)))
 
 
 _NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
@@ -203,12 +207,20 @@ class Tx:
         # the roll-up counts under (False: not read yet); settled at commit
         self.figure_before: dict[int, Any] = {}
         self.figure_rules: Any = False
+        # tickets created in this unit of work and not changed since: their rows as inserted
+        self.figure_created: dict[int, Row] = {}
 
-    async def figures_change(self, ticket_ids: Iterable[int], new: bool = False) -> None:
-        """Tickets whose figures this unit of work is about to change (or just created)."""
+    async def figures_change(self, ticket_ids: Iterable[int]) -> None:
+        """Tickets whose figures this unit of work is about to change."""
         from tickets import figure_rollups  # it is built on this module
 
-        await figure_rollups.before_change(self, ticket_ids, new)
+        await figure_rollups.before_change(self, ticket_ids)
+
+    async def figures_created(self, rows: Sequence[Row]) -> None:
+        """Tickets this unit of work just created, as inserted (id and `FIGURE_COLUMNS`)."""
+        from tickets import figure_rollups
+
+        await figure_rollups.created(self, rows)
 
     async def settle_figures(self) -> None:
         """Bring the figure roll-ups in step with this unit of work's ticket changes."""
@@ -359,10 +371,10 @@ class Tx:
         return int((await self.conn.execute(stmt, {"day": day, "count": count})).scalar_one())
 
     async def insert_ticket(self, values: Mapping[str, Any]) -> int:
-        stmt = tickets.insert().values(**values).returning(tickets.c.id)
-        ticket_id = int((await self.conn.execute(stmt)).scalar_one())
-        await self.figures_change([ticket_id], new=True)
-        return ticket_id
+        stmt = tickets.insert().values(**values).returning(*_TICKET_FIGURES)
+        row = _rows(await self.conn.execute(stmt))[0]
+        await self.figures_created([row])
+        return int(row["id"])
 
     async def update_ticket(
         self, ticket_id: int, expected_version: int, values: Mapping[str, Any]
@@ -556,7 +568,7 @@ class Tx:
         stmt = _insert_returning(table_name, tuple(keys))
         inserted = _rows(await self.conn.execute(stmt, [dict(r) for r in rows]))
         if table_name == "tickets":
-            await self.figures_change([int(r["id"]) for r in inserted], new=True)
+            await self.figures_created(inserted)
         return inserted
 
     async def open_tickets_of_citizens(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from reports.figures import Rules
 from reports.service import FigureService
@@ -24,11 +25,19 @@ from tests.reports.test_figures import AT, T0, _fill, _random_rows, _reports_agr
 from tests.reports.test_figures import ticket_rows as ticket_rows
 from tickets import figure_rollups as fr
 from tickets.lifecycle import Action, LifecycleError
-from tickets.model import Channel, CitizenIdentity, InboundContact, RatingLevel, Role
+from tickets.model import (
+    Channel,
+    CitizenIdentity,
+    InboundContact,
+    RatingLevel,
+    Role,
+    State,
+    TimelineEntry,
+)
 from tickets.privacy import Viewer
 from tickets.service import TicketError, TicketService
 from tickets.store import Store, create_store
-from tickets.tables import figure_rollups
+from tickets.tables import departments, figure_rollups
 
 AGENT = Viewer("agent01", Role.AGENT)
 SUP = Viewer("supervisor", Role.SUPERVISOR)
@@ -268,3 +277,71 @@ async def test_a_rebuild_range_by_range_adds_up_to_the_whole(store: Store) -> No
     assert sum(c["tickets"] for c in whole.values()) == 40
     assert max(c["tickets"] for c in whole.values()) >= 10
     assert await service.rollups_built()
+
+
+def _new_ticket(n: int, at: datetime, **values: Any) -> dict[str, Any]:
+    return {
+        "number": f"20261001-{n:06d}", "state": "received", "channel": "wechat",
+        "created_at": at, "updated_at": at, "last_contact_at": at, **values,
+    }  # fmt: skip
+
+
+async def test_tickets_made_and_changed_in_one_transaction_are_counted_as_they_end(
+    store: Store,
+) -> None:
+    """A ticket's share is taken from its row as inserted only while nothing else in the
+    transaction touched it: one led and due, one responded to, one dispatched, one left
+    alone, all created and changed in one unit of work."""
+    figures = FigureService(store)
+    await figures.rebuild_rollups(AT)
+    at = T0 + timedelta(hours=3)
+    async with store.write(short=True) as tx:
+        for code in DEPTS:
+            await tx.conn.execute(departments.insert().values(code=code, name_zh=code, kind="city"))
+        made = await tx.insert_many(
+            "tickets", [_new_ticket(n, at, district=None) for n in range(1, 5)], keys=["number"]
+        )
+        ids = sorted(int(r["id"]) for r in made)
+        await tx.update_ticket(
+            ids[0], 1, {"lead_department": "eco", "due_at": at, "result_at": at}
+        )
+        entry = TimelineEntry(
+            at=at + timedelta(seconds=30), actor="agent01", role=Role.AGENT,
+            action="dispatch", from_state=None, to_state=State.DISPATCHED,
+        )  # fmt: skip
+        await tx.add_timeline_many([(ids[1], entry)])
+        for hop in (1, 2):  # dispatched, then dispatched again
+            await tx.add_dispatch(
+                {"ticket_id": ids[2], "hop": hop, "department": "housing", "kind": "lead",
+                 "dispatched_at": at, "dispatched_by": "agent01", "code": "C"}
+            )  # fmt: skip
+    kept = await _table(store)
+    await figures.rebuild_rollups(AT)
+    assert kept == await _table(store)
+    assert sum(c["tickets"] for c in kept.values()) == 4
+    assert sum(c["on_time_d"] for c in kept.values()) == 1
+    assert sum(c["responded"] for c in kept.values()) == 1
+    assert sum(c["hops"] for c in kept.values()) == 1
+
+
+async def test_new_tickets_are_settled_without_being_read_back(store: Store) -> None:
+    """The roll-up share of a ticket just created comes from its inserted row: accepting a
+    batch reads no ticket facts and no returns (two statements on every accepted batch)."""
+    await FigureService(store).rebuild_rollups(AT)
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with store.write(short=True) as tx:
+            await tx.insert_many(
+                "tickets", [_new_ticket(n, T0, district=None) for n in range(1, 4)], ["number"]
+            )
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", note)
+    assert not [s for s in seen if s.lstrip().startswith("SELECT tickets.id")]
+    assert not [s for s in seen if "FROM dispatches" in s]
+    assert [s for s in seen if s.startswith("INSERT INTO figure_rollups")]
+    assert sum(c["tickets"] for c in (await _table(store)).values()) == 3
