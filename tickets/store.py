@@ -158,8 +158,8 @@ def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Any:
     table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
     # a new ticket's figure columns come back with it: its share of the figure roll-ups
     # is known without reading it again (`Tx.figures_created`)
-    extra = sorted(FIGURE_COLUMNS.difference(keys)) if table is tickets else []
-    return table.insert().returning(table.c.id, *(table.c[k] for k in (*keys, *extra)))
+    extra = [c for c in _TICKET_FIGURES[1:] if c.name not in keys] if table is tickets else []
+    return table.insert().returning(table.c.id, *(table.c[k] for k in keys), *extra)
 
 
 _NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
