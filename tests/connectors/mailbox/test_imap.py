@@ -236,8 +236,14 @@ async def test_uidvalidity_change_rereads_without_doubles(
         mailbox_dovecot.deliver(letter(10 + n, sender=f"u{n}@example.cn"))
     intake, sink = await intake_of()
     await until(lambda: intake.stats.letters == 3)
+
+    async def cursor_saved() -> bool:  # the cursor follows the batch's last letter
+        saved = await records.load_cursor(intake.cursor_name)
+        return saved is not None and saved["last_uid"] >= 3
+
+    await until(cursor_saved)
     cursor = await records.load_cursor(intake.cursor_name)
-    assert cursor is not None and cursor["last_uid"] >= 3
+    assert cursor is not None
     await intake.stop()
     mailbox_dovecot.stop()
     mailbox_dovecot.reset_uidvalidity()
