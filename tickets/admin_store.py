@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from tickets.store import Row, Tx, _rows
+from tickets.store import Row, Tx
 from tickets.tables import (
     admin_settings,
     audit_log,
@@ -47,7 +47,7 @@ async def search_users(tx: Tx, query: str = "", role: str | None = None) -> list
         )
     if role:
         q = q.where(users.c.role == role)
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def user_holding(tx: Tx, column: str, value: str, except_id: int | None) -> bool:
@@ -149,7 +149,7 @@ async def delete_calendar_override(tx: Tx, day: date) -> bool:
 async def list_transfer_lines(tx: Tx) -> list[Row]:
     """Every transfer line, in the order the workspace shows them."""
     q = select(transfer_lines).order_by(transfer_lines.c.sort, transfer_lines.c.code)
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def upsert_transfer_line(tx: Tx, values: Mapping[str, Any]) -> None:
@@ -194,7 +194,7 @@ async def put_setting(tx: Tx, key: str, value: Any, by: str, at: datetime) -> No
 async def all_dispatch_rules(tx: Tx) -> list[Row]:
     """The whole rule table, switched-off rules included (what the editor shows)."""
     q = select(dispatch_rules).order_by(dispatch_rules.c.id)
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def class_names(tx: Tx) -> dict[str, tuple[str, str]]:
@@ -213,4 +213,4 @@ async def admin_audit(tx: Tx, limit: int = 12) -> list[Row]:
         .order_by(audit_log.c.id.desc())
         .limit(limit)
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)

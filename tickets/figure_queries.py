@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, case, delete, func, literal, not_, or_, select, update
 
-from tickets.store import RESPONSE_ACTIONS, Row, Tx, _rows
+from tickets.store import RESPONSE_ACTIONS, Row, Tx
 from tickets.tables import (
     call_marks,
     calls,
@@ -132,7 +132,7 @@ async def ticket_facts(
     )
     if department is not None:
         q = q.where(t.lead_department == department)
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
@@ -143,7 +143,7 @@ async def returns_in(tx: Tx, start: datetime, end: datetime) -> list[Row]:
         .where(d.ticket_id.in_(_ids(start, end)), d.returned_at.is_not(None))
         .order_by(d.ticket_id, d.hop)
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def returns_by_department(tx: Tx, start: datetime, end: datetime) -> dict[str, int]:
@@ -237,7 +237,7 @@ async def aggregates(
         .where(_period(start, end))
         .group_by(key)
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 # -- calls -------------------------------------------------------------------------------
@@ -250,24 +250,20 @@ def _calls_in(start: datetime, end: datetime) -> Any:
 async def call_facts(tx: Tx, start: datetime, end: datetime) -> tuple[list[Row], list[Row]]:
     """Calls started in [start, end) and their transfer marks (in the order recorded)."""
     c = calls.c
-    rows = _rows(
-        await tx.conn.execute(
-            select(c.call_id, c.started_at, c.answered_at, c.abandoned, c.queue_wait, c.talk_time)
-            .where(_calls_in(start, end))
-            .order_by(c.started_at, c.id)
-        )
+    rows = await tx.rows(
+        select(c.call_id, c.started_at, c.answered_at, c.abandoned, c.queue_wait, c.talk_time)
+        .where(_calls_in(start, end))
+        .order_by(c.started_at, c.id)
     )
     m = call_marks.c
-    marks = _rows(
-        await tx.conn.execute(
-            select(m.call_id, m.what, m.at, m.detail)
-            .join(calls, calls.c.call_id == m.call_id)
-            .where(
-                _calls_in(start, end),
-                m.what.in_(["transfer_requested", "transfer_answered", "transfer_failed"]),
-            )
-            .order_by(m.call_id, m.id)
+    marks = await tx.rows(
+        select(m.call_id, m.what, m.at, m.detail)
+        .join(calls, calls.c.call_id == m.call_id)
+        .where(
+            _calls_in(start, end),
+            m.what.in_(["transfer_requested", "transfer_answered", "transfer_failed"]),
         )
+        .order_by(m.call_id, m.id)
     )
     return rows, marks
 
@@ -375,7 +371,7 @@ async def classes(tx: Tx) -> list[Row]:
     q = select(department_classes).order_by(
         department_classes.c.position, department_classes.c.code
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def put_class(tx: Tx, values: Mapping[str, Any]) -> None:
@@ -424,7 +420,7 @@ async def adjustments(tx: Tx, first: date, last: date) -> list[Row]:
     """Adjustments whose day lies in [first, last)."""
     a = score_adjustments.c
     q = select(score_adjustments).where(a.day >= first, a.day < last).order_by(a.day, a.id)
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def timeline_entries(

@@ -42,7 +42,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tickets.figure_queries import fact_columns, with_facts
 from tickets.model import RatingLevel
-from tickets.store import RESPONSE_ACTIONS, Row, Tx, _rows
+from tickets.sqlite_direct import Fixed
+from tickets.store import RESPONSE_ACTIONS, Row, Tx
 from tickets.tables import dispatches, figure_rollup_rules, figure_rollups, tickets, timeline
 
 # The center's days are Beijing days (UTC+8, no daylight saving). A period that does not
@@ -168,13 +169,13 @@ def _facts_query() -> Any:
     return select(*fact_columns(fr, ext, hops)).select_from(joined).where(t.id.in_(_IDS))
 
 
-_FACTS = _facts_query()
-_RETURNED = (
+_FACTS = Fixed(_facts_query())
+_RETURNED = Fixed(
     select(dispatches.c.ticket_id, dispatches.c.department)
     .where(dispatches.c.ticket_id.in_(_IDS), dispatches.c.returned_at.is_not(None))
     .order_by(dispatches.c.ticket_id, dispatches.c.hop)
 )
-_RULES = select(figure_rollup_rules).where(figure_rollup_rules.c.id == 1)
+_RULES = Fixed(select(figure_rollup_rules).where(figure_rollup_rules.c.id == 1))
 
 
 def _adding(ins: Any) -> Any:
@@ -186,17 +187,17 @@ def _adding(ins: Any) -> Any:
 
 
 _UPSERT = {
-    "sqlite": _adding(sqlite.insert(figure_rollups)),
-    "postgresql": _adding(postgresql.insert(figure_rollups)),
+    "sqlite": Fixed(_adding(sqlite.insert(figure_rollups))),
+    "postgresql": Fixed(_adding(postgresql.insert(figure_rollups))),
 }
 
 
 async def _facts(tx: Tx, ids: Sequence[int]) -> tuple[list[Row], dict[int, list[str]]]:
     params = {"ids": list(ids)}
-    rows = _rows(await tx.conn.execute(_FACTS, params))
+    rows = await tx.rows(_FACTS, params)
     returned: dict[int, list[str]] = {}
-    for r in await tx.conn.execute(_RETURNED, params):
-        returned.setdefault(int(r.ticket_id), []).append(r.department)
+    for r in await tx.rows(_RETURNED, params):
+        returned.setdefault(int(r["ticket_id"]), []).append(r["department"])
     return rows, returned
 
 
@@ -216,13 +217,14 @@ async def shares(tx: Tx, ids: Iterable[int], rules: RollupRules) -> dict[int, Sh
 
 async def rules_of(tx: Tx) -> RollupRules | None:
     """The limits the roll-up was built under; None if it was never built."""
-    r = (await tx.conn.execute(_RULES)).first()
-    if r is None:
+    found = await tx.rows(_RULES)
+    if not found:
         return None
+    r = found[0]
     return RollupRules(
-        {str(k): float(v) for k, v in dict(r.response_seconds).items()},
-        float(r.default_response_seconds),
-        float(r.feedback_seconds),
+        {str(k): float(v) for k, v in dict(r["response_seconds"]).items()},
+        float(r["default_response_seconds"]),
+        float(r["feedback_seconds"]),
     )
 
 
@@ -292,7 +294,7 @@ async def _upsert(tx: Tx, delta: Share) -> None:
         return
     stmt = _UPSERT[tx.dialect]
     for i in range(0, len(rows), 1000):
-        await tx.conn.execute(stmt, rows[i : i + 1000])
+        await tx.rows(stmt, rows[i : i + 1000])
 
 
 # -- rebuilding from scratch -----------------------------------------------------------------

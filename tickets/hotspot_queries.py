@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import case, func, literal, select
 
 from tickets.model import State, Urgency
-from tickets.store import Row, Tx, _rows
+from tickets.store import Row, Tx
 from tickets.tables import briefing_runs, contacts, hotspot_days, tickets
 
 # Orders a department holds and can be late with (what the deadline watch looks at).
@@ -37,7 +37,7 @@ async def period_texts(tx: Tx, start: datetime, end: datetime) -> list[Row]:
         .where(t.created_at >= start, t.created_at < end, t.state.not_in(NOT_COUNTED))
         .order_by(t.id)
     )
-    rows = _rows(await tx.conn.execute(q))
+    rows = await tx.rows(q)
     extra = (
         select(contacts.c.ticket_id, contacts.c.text)
         .join(tickets, tickets.c.id == contacts.c.ticket_id)
@@ -72,7 +72,7 @@ async def volumes(tx: Tx, bounds: Sequence[datetime]) -> list[Row]:
         .where(t.created_at >= bounds[0], t.created_at < bounds[-1], t.state.not_in(NOT_COUNTED))
         .group_by(bucket, t.channel)
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def category_counts(tx: Tx, start: datetime, end: datetime) -> list[Row]:
@@ -84,7 +84,7 @@ async def category_counts(tx: Tx, start: datetime, end: datetime) -> list[Row]:
         .group_by(t.category)
         .order_by(func.count().desc(), t.category)
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def urgent_tickets(tx: Tx, start: datetime, end: datetime, limit: int = 20) -> list[Row]:
@@ -105,7 +105,7 @@ async def urgent_tickets(tx: Tx, start: datetime, end: datetime, limit: int = 20
         .order_by(t.created_at.desc(), t.id.desc())
         .limit(limit)
     )  # fmt: skip
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def overdue_orders(tx: Tx, at: datetime, limit: int = 20) -> list[Row]:
@@ -123,7 +123,7 @@ async def overdue_orders(tx: Tx, at: datetime, limit: int = 20) -> list[Row]:
         .order_by(t.due_at, t.id)
         .limit(limit)
     )  # fmt: skip
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def first_ticket_at(tx: Tx) -> datetime | None:
@@ -168,7 +168,7 @@ async def day_counts(tx: Tx, days: Sequence[str]) -> list[Row]:
     q = select(h.day, h.kind, h.value, h.district, h.count).where(
         h.day.in_(list(days)), h.kind != DONE
     )
-    return _rows(await tx.conn.execute(q))
+    return await tx.rows(q)
 
 
 async def store_day_counts(

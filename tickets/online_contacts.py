@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from tickets.model import Role, State, TimelineEntry
-from tickets.store import Row, Store, Tx, _rows
+from tickets.sqlite_direct import Fixed
+from tickets.store import Row, Store, Tx
 from tickets.tables import agent_skills, contacts, online_conversations, outbox, tickets
 
 if TYPE_CHECKING:  # the outbox imports the ticket service, which opens conversations
@@ -60,7 +61,8 @@ class Arrival:
     new_ticket: bool  # a ticket opened in the same transaction has no conversation yet
 
 
-_OPEN = online_conversations.insert()  # built once: every batch of online contacts runs it
+# built once: every batch of online contacts runs it
+_OPEN = Fixed(online_conversations.insert())
 
 
 async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) -> dict[int, str]:
@@ -78,14 +80,14 @@ async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) 
     rows: dict[int, Row] = {}
     if known:
         q = select(online_conversations).where(online_conversations.c.ticket_id.in_(known))
-        rows = {r["ticket_id"]: r for r in _rows(await tx.conn.execute(q))}
+        rows = {r["ticket_id"]: r for r in await tx.rows(q)}
     fresh = [
         {"ticket_id": t, "channel": a.channel, "language": a.language, "status": WAITING,
          "waiting_since": at, "offers": 0}
         for t, a in first.items() if t not in rows
     ]  # fmt: skip
     if fresh:
-        await tx.conn.execute(_OPEN, fresh)
+        await tx.rows(_OPEN, fresh)
     out = {t: QUEUED for t in first}
     for t, row in rows.items():
         if row["status"] != ENDED:
@@ -122,7 +124,7 @@ class OnlineRecords:
                 .where(online_conversations.c.status == WAITING)
                 .order_by(online_conversations.c.waiting_since, online_conversations.c.ticket_id)
             )
-            return _rows(await tx.conn.execute(q))
+            return await tx.rows(q)
 
     async def taken(self, agent: str | None = None) -> list[Row]:
         """Conversations taken and not ended (one agent's, or everyone's)."""
@@ -130,7 +132,7 @@ class OnlineRecords:
             q = select(online_conversations).where(online_conversations.c.status == TAKEN)
             if agent is not None:
                 q = q.where(online_conversations.c.agent == agent)
-            return _rows(await tx.conn.execute(q.order_by(online_conversations.c.taken_at)))
+            return await tx.rows(q.order_by(online_conversations.c.taken_at))
 
     async def take(self, ticket_id: int, agent: str, at: datetime) -> bool:
         """The agent takes a waiting conversation; False if someone else was first."""
@@ -185,12 +187,12 @@ class OnlineRecords:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 q = select(tickets.c.id, tickets.c.number, tickets.c.subject, tickets.c.category)
-                for t in _rows(await tx.conn.execute(q.where(tickets.c.id.in_(chunk)))):
+                for t in await tx.rows(q.where(tickets.c.id.in_(chunk))):
                     out[t["id"]] = (t, [])
                 col = contacts.c
                 q = select(col.id, col.ticket_id, col.text, col.identity)
                 q = q.where(col.ticket_id.in_(chunk)).order_by(col.id)
-                for row in _rows(await tx.conn.execute(q)):
+                for row in await tx.rows(q):
                     if row["ticket_id"] in out:
                         out[row["ticket_id"]][1].append(row)
         return out
@@ -233,7 +235,7 @@ class OnlineRecords:
     async def outbound(self, message_id: int) -> Row | None:
         """One outbox message (a reply's status for the workspace)."""
         async with self.store.read() as tx:
-            rows = _rows(await tx.conn.execute(select(outbox).where(outbox.c.id == message_id)))
+            rows = await tx.rows(select(outbox).where(outbox.c.id == message_id))
         return rows[0] if rows else None
 
     # -- skills --------------------------------------------------------------------------
@@ -241,7 +243,7 @@ class OnlineRecords:
     async def skills(self) -> dict[str, Row]:
         """Every agent's skills by username."""
         async with self.store.read() as tx:
-            return {r["username"]: r for r in _rows(await tx.conn.execute(select(agent_skills)))}
+            return {r["username"]: r for r in await tx.rows(select(agent_skills))}
 
     async def put_skills(
         self,
@@ -275,7 +277,7 @@ class OnlineRecords:
 
 async def _conversation(tx: Tx, ticket_id: int) -> Row | None:
     q = select(online_conversations).where(online_conversations.c.ticket_id == ticket_id)
-    rows = _rows(await tx.conn.execute(q))
+    rows = await tx.rows(q)
     return rows[0] if rows else None
 
 

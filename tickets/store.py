@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -19,7 +20,6 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
-    Update,
     and_,
     bindparam,
     cast,
@@ -34,9 +34,11 @@ from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Result, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Executable
 
 from tickets import migrate, sqlite_driver
 from tickets.model import InboundContact, TimelineEntry
+from tickets.sqlite_direct import Fixed, Params
 from tickets.tables import (
     api_keys,
     audit_log,
@@ -70,8 +72,8 @@ _CITIZEN_KEYS = ("phone", "wechat_openid", "telegram_id", "email")
 
 
 # Statements of the intake path, built once: constructing them per call cost more than
-# SQLite took to run them.
-_CONTACTS_BY_KEYS = (
+# SQLite took to run them. `Fixed`: in a short write on SQLite they run below SQLAlchemy.
+_CONTACTS_BY_KEYS = Fixed(
     select(
         contacts.c.id,
         contacts.c.channel,
@@ -91,8 +93,8 @@ _CITIZENS_ANY_KEY = select(citizens).where(
     or_(*(citizens.c[k].in_(bindparam(k, expanding=True)) for k in _CITIZEN_KEYS))
 )
 _CITIZENS_BY_KEYS = {
-    False: _CITIZENS_ANY_KEY,
-    True: _CITIZENS_ANY_KEY.order_by(citizens.c.id).with_for_update(),
+    False: Fixed(_CITIZENS_ANY_KEY),
+    True: Fixed(_CITIZENS_ANY_KEY.order_by(citizens.c.id).with_for_update()),
 }
 
 
@@ -104,7 +106,7 @@ def _next_sequence(mod: Any) -> Any:
     ).returning(ticket_numbers.c.last)
 
 
-_OPEN_TICKETS_OF = (
+_OPEN_TICKETS_OF = Fixed(
     select(tickets)
     .where(
         tickets.c.citizen_id.in_(bindparam("ids", expanding=True)),
@@ -116,8 +118,8 @@ _OPEN_TICKETS_OF = (
 
 
 @functools.cache
-def _settle_statement(columns: tuple[str, ...]) -> Update:
-    return (
+def _settle_statement(columns: tuple[str, ...]) -> Fixed:
+    return Fixed(
         outbox.update()
         .where(outbox.c.id == bindparam("b_id"))
         .values({c: bindparam(c) for c in columns})
@@ -154,22 +156,27 @@ def _save_call_statement(dialect: str, keys: tuple[str, ...]) -> Any:
 
 
 @functools.cache
-def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Any:
+def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Fixed:
     table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
     # a new ticket's figure columns come back with it: its share of the figure roll-ups
     # is known without reading it again (`Tx.figures_created`)
     extra = [c for c in _TICKET_FIGURES[1:] if c.name not in keys] if table is tickets else []
-    return table.insert().returning(table.c.id, *(table.c[k] for k in keys), *extra)
+    return Fixed(table.insert().returning(table.c.id, *(table.c[k] for k in keys), *extra))
 
 
-_NEXT_SEQUENCE = {"sqlite": _next_sequence(sqlite), "postgresql": _next_sequence(postgresql)}
+_NEXT_SEQUENCE = {
+    "sqlite": Fixed(_next_sequence(sqlite)),
+    "postgresql": Fixed(_next_sequence(postgresql)),
+}
 # Built once (every accepted batch runs them; building a statement costs about as much as
 # running a small one): messages once per dedupe key, and timeline rows.
 _OUTBOX_ONCE = {
-    mod.dialect.name: mod.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    mod.dialect.name: Fixed(
+        mod.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
     for mod in (sqlite, postgresql)
 }
-_TIMELINE_ROWS = timeline.insert()
+_TIMELINE_ROWS = Fixed(timeline.insert())
 
 
 class StaleTicket(Exception):
@@ -200,9 +207,11 @@ def _timeline_values(ticket_id: int, e: TimelineEntry) -> dict[str, Any]:
 class Tx:
     """One unit of work on one connection; every SQL statement lives in this class."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, direct: sqlite3.Connection | None = None) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        # SQLite's own connection, when this is a short write: `Fixed` statements run on it
+        self.direct = direct
         # figure roll-ups: each changed ticket's share before the change, and the limits
         # the roll-up counts under (False: not read yet); settled at commit
         self.figure_before: dict[int, Any] = {}
@@ -228,6 +237,15 @@ class Tx:
             from tickets import figure_rollups
 
             await figure_rollups.settle(self)
+
+    async def rows(self, stmt: Fixed | Executable, params: Params = None) -> list[Row]:
+        """Run one statement; the rows it gives back (none for one that gives none)."""
+        if isinstance(stmt, Fixed):
+            if self.direct is not None:
+                return stmt.run(self.direct, self.conn.dialect, params)
+            stmt = stmt.statement
+        result = await self.conn.execute(stmt, params)
+        return _rows(result) if result.returns_rows else []
 
     def _insert(self, table: Any) -> Any:
         mod = postgresql if self.dialect == "postgresql" else sqlite
@@ -367,8 +385,8 @@ class Tx:
 
         The row lock serializes concurrent accepts, so numbers never repeat.
         """
-        stmt = _NEXT_SEQUENCE[self.dialect]
-        return int((await self.conn.execute(stmt, {"day": day, "count": count})).scalar_one())
+        rows = await self.rows(_NEXT_SEQUENCE[self.dialect], {"day": day, "count": count})
+        return int(rows[0]["last"])
 
     async def insert_ticket(self, values: Mapping[str, Any]) -> int:
         stmt = tickets.insert().values(**values).returning(*_TICKET_FIGURES)
@@ -537,9 +555,9 @@ class Tx:
             "channels": sorted({c for c, _ in keys}),
             "external_ids": sorted({e for _, e in keys}),
         }
-        rows = (await self.conn.execute(_CONTACTS_BY_KEYS, params)).mappings()
+        rows = await self.rows(_CONTACTS_BY_KEYS, params)
         wanted = set(keys)  # the two lists also match other channels' ids: keep the asked
-        by_key = {(r["channel"], r["external_id"]): dict(r) for r in rows}
+        by_key = {(r["channel"], r["external_id"]): r for r in rows}
         return {k: r for k, r in by_key.items() if k in wanted}
 
     async def citizens_by_keys(self, pairs: Sequence[tuple[str, str]]) -> list[Row]:
@@ -553,7 +571,7 @@ class Tx:
         # deadlock): another process's contacts of these citizens wait and see our tickets.
         q = _CITIZENS_BY_KEYS[self.dialect == "postgresql"]
         params = {k: sorted(v) for k, v in by_kind.items()}
-        return _rows(await self.conn.execute(q, params))
+        return await self.rows(q, params)
 
     async def insert_many(
         self, table_name: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
@@ -565,8 +583,7 @@ class Tx:
         """
         if not rows:
             return []
-        stmt = _insert_returning(table_name, tuple(keys))
-        inserted = _rows(await self.conn.execute(stmt, [dict(r) for r in rows]))
+        inserted = await self.rows(_insert_returning(table_name, tuple(keys)), rows)
         if table_name == "tickets":
             await self.figures_created(inserted)
         return inserted
@@ -578,13 +595,13 @@ class Tx:
         if not citizen_ids:
             return []
         params = {"ids": sorted(set(citizen_ids)), "states": list(open_states), "since": since}
-        return _rows(await self.conn.execute(_OPEN_TICKETS_OF, params))
+        return await self.rows(_OPEN_TICKETS_OF, params)
 
     async def add_timeline_many(self, entries: Sequence[tuple[int, TimelineEntry]]) -> None:
         """Timeline entries of several tickets in one statement."""
         if entries:
             await self.figures_change(t for t, e in entries if e.action in FIGURE_ACTIONS)
-            await self.conn.execute(_TIMELINE_ROWS, [_timeline_values(t, e) for t, e in entries])
+            await self.rows(_TIMELINE_ROWS, [_timeline_values(t, e) for t, e in entries])
 
     async def touch_tickets(self, ticket_ids: Sequence[int], at: datetime) -> None:
         """A new contact arrived on each of these tickets."""
@@ -736,7 +753,7 @@ class Tx:
     async def enqueue_outbound_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add messages in one statement; those whose dedupe key exists are left out."""
         if rows:
-            await self.conn.execute(_OUTBOX_ONCE[self.dialect], [dict(r) for r in rows])
+            await self.rows(_OUTBOX_ONCE[self.dialect], rows)
 
     async def claim_outbound(
         self, now: datetime, lease_until: datetime, limit: int, channels: Sequence[str] | None
@@ -766,7 +783,7 @@ class Tx:
         for message_id, values in settled:
             shapes.setdefault(tuple(sorted(values)), []).append({"b_id": message_id, **values})
         for columns, rows in shapes.items():
-            await self.conn.execute(_settle_statement(columns), rows)
+            await self.rows(_settle_statement(columns), rows)
 
     async def outbound(
         self, *, status: str | None = None, ticket_id: int | None = None
@@ -1104,9 +1121,12 @@ class Tx:
 class Store:
     """Owns the engine; hands out read and write units of work."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, direct_sql: bool = True) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # short writes on SQLite run their `Fixed` statements below SQLAlchemy (off: every
+        # statement goes through SQLAlchemy, and its echo log shows them all)
+        self.direct_sql = direct_sql
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
@@ -1125,7 +1145,8 @@ class Store:
                     inline.inline = True
                 try:
                     async with conn.begin():
-                        tx = Tx(conn)
+                        direct = inline._conn if inline is not None and self.direct_sql else None
+                        tx = Tx(conn, direct)
                         yield tx
                         await tx.settle_figures()
                 finally:
@@ -1186,4 +1207,4 @@ def create_store(url: str, *, echo: bool = False) -> Store:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
-    return Store(engine)
+    return Store(engine, direct_sql=not echo)

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from reports.figures import Rules
 from reports.service import FigureService
@@ -23,6 +22,7 @@ from tests.conftest import _pg_execute
 from tests.fakes.clock import FakeClock
 from tests.reports.test_figures import AT, T0, _fill, _random_rows, _reports_agree, _same
 from tests.reports.test_figures import ticket_rows as ticket_rows
+from tests.sql_seen import statements_seen
 from tickets import figure_rollups as fr
 from tickets.lifecycle import Action, LifecycleError
 from tickets.model import (
@@ -328,19 +328,11 @@ async def test_new_tickets_are_settled_without_being_read_back(store: Store) -> 
     """The roll-up share of a ticket just created comes from its inserted row: accepting a
     batch reads no ticket facts and no returns (two statements on every accepted batch)."""
     await FigureService(store).rebuild_rollups(AT)
-    seen: list[str] = []
-
-    def note(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with statements_seen(store) as seen:
         async with store.write(short=True) as tx:
             await tx.insert_many(
                 "tickets", [_new_ticket(n, T0, district=None) for n in range(1, 4)], ["number"]
             )
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", note)
     assert not [s for s in seen if s.lstrip().startswith("SELECT tickets.id")]
     assert not [s for s in seen if "FROM dispatches" in s]
     assert [s for s in seen if s.startswith("INSERT INTO figure_rollups")]

@@ -26,7 +26,7 @@ async def test_the_dedupe_lookup_searches_the_unique_index(tmp_path: Path) -> No
     await store.migrate()
     try:
         sql = _sql(
-            store_module._CONTACTS_BY_KEYS,
+            store_module._CONTACTS_BY_KEYS.statement,
             channels=["sms", "wechat"],
             external_ids=["a", "b", "c"],
         )
