@@ -89,12 +89,20 @@ _CONTACTS_BY_KEYS = Fixed(
         contacts.c.external_id.in_(bindparam("external_ids", expanding=True)),
     )
 )
-_CITIZENS_ANY_KEY = select(citizens).where(
-    or_(*(citizens.c[k].in_(bindparam(k, expanding=True)) for k in _CITIZEN_KEYS))
+# On PostgreSQL one statement, locked like find_citizen (in id order, so two batches do
+# not deadlock): another process's contacts of these citizens wait and see our tickets.
+_CITIZENS_ANY_KEY = Fixed(
+    select(citizens)
+    .where(or_(*(citizens.c[k].in_(bindparam(k, expanding=True)) for k in _CITIZEN_KEYS)))
+    .order_by(citizens.c.id)
+    .with_for_update()
 )
-_CITIZENS_BY_KEYS = {
-    False: Fixed(_CITIZENS_ANY_KEY),
-    True: Fixed(_CITIZENS_ANY_KEY.order_by(citizens.c.id).with_for_update()),
+# SQLite answers an OR of IN lists over four columns by scanning the whole table (once per
+# accepted batch, growing with every citizen): one lookup per kind of key searches its
+# unique index instead.
+_CITIZENS_OF_KIND = {
+    k: Fixed(select(citizens).where(citizens.c[k].in_(bindparam("values", expanding=True))))
+    for k in _CITIZEN_KEYS
 }
 
 
@@ -567,11 +575,14 @@ class Tx:
         by_kind: dict[str, set[str]] = {k: set() for k in _CITIZEN_KEYS}
         for kind, value in pairs:
             by_kind[kind].add(value)
-        # On PostgreSQL locked like find_citizen (in id order, so two batches do not
-        # deadlock): another process's contacts of these citizens wait and see our tickets.
-        q = _CITIZENS_BY_KEYS[self.dialect == "postgresql"]
-        params = {k: sorted(v) for k, v in by_kind.items()}
-        return await self.rows(q, params)
+        if self.dialect == "postgresql":
+            return await self.rows(_CITIZENS_ANY_KEY, {k: sorted(v) for k, v in by_kind.items()})
+        found: dict[int, Row] = {}
+        for kind, values in by_kind.items():
+            if values:
+                for r in await self.rows(_CITIZENS_OF_KIND[kind], {"values": sorted(values)}):
+                    found.setdefault(r["id"], r)
+        return [found[i] for i in sorted(found)]
 
     async def insert_many(
         self, table_name: str, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
