@@ -152,10 +152,25 @@ class OneTripConnection(aiosqlite.Connection):
         # thread waits on its queue forever when the finalizer cannot stop it.
         self._thread.daemon = True
 
+    @property
+    def in_transaction(self) -> bool:
+        """SQLite's own connection has a transaction open."""
+        return self._connection is not None and self._connection.in_transaction
+
+    async def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE: at once, or in the driver thread if it must wait for a lock."""
+        db = self._conn
+
+        def begin() -> None:
+            db.execute("BEGIN IMMEDIATE")
+
+        if not _begin_at_once(db, begin):
+            await self._execute(begin)  # type: ignore[no-untyped-call]
+
     async def rollback(self) -> None:
         """Roll back, without a trip when there is nothing to roll back: the pool does this
         each time it takes a connection back, after a commit as after a read."""
-        if self._connection is not None and not self._connection.in_transaction:
+        if not self.in_transaction:
             return
         await super().rollback()
 

@@ -66,10 +66,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # A batch binds the same instant many times over (every row of an accepted batch
+        # carries the same `now`): the last one converted is kept, by identity.
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
-            return _to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+            seen, text = last
+            if value is seen:
+                return text
+            text = _to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (value, text)
+            return text
 
         return process
 

@@ -9,54 +9,64 @@ import asyncio
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, exc, func, select, text
 
 from tickets import sqlite_driver
+from tickets import store as store_module
 from tickets.store import create_store
 from tickets.tables import citizens
+
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 async def test_short_writes_run_on_the_loop_and_commit_in_the_thread(tmp_path: Path) -> None:
     store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'short.db'}")
-    await store.migrate()
     threads: dict[str, set[str]] = {}
-    run = sqlite_driver.OneTripCursor._run
 
-    async def spying(self: sqlite_driver.OneTripCursor, sql: str, work: object) -> None:
-        def where() -> None:
-            threads.setdefault(sql.split()[0], set()).add(threading.current_thread().name)
-            work()  # type: ignore[operator]
+    def where(sql: str) -> None:  # SQLite calls it on the thread running the statement
+        threads.setdefault(sql.split()[0], set()).add(threading.current_thread().name)
 
-        await run(self, sql, where)
+    def trace(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.driver_connection._conn.set_trace_callback(where)
 
-    sqlite_driver.OneTripCursor._run = spying  # type: ignore[method-assign]
+    event.listen(store.engine.sync_engine, "connect", trace)
+    await store.migrate()
     loop_thread = threading.current_thread().name
-    try:
+    threads.clear()
+    async with store.write(short=True) as tx:
+        await tx.rows(store_module._insert_returning("citizens", ("phone",)),
+                      [{"phone": "13800138000", "name": None, "created_at": T0}])  # fmt: skip
+        await tx.conn.execute(  # through SQLAlchemy: it joins the transaction
+            citizens.insert().values(phone="13800138001", created_at=func.now())
+        )
+    assert threads["INSERT"] == {loop_thread}
+    assert threads["BEGIN"] == {loop_thread}  # nobody else held the lock: no trip
+    assert threads["COMMIT"] and loop_thread not in threads["COMMIT"]
+
+    threads.clear()
+    with pytest.raises(RuntimeError):
         async with store.write(short=True) as tx:
             await tx.conn.execute(
-                citizens.insert().values(phone="13800138000", created_at=func.now())
+                citizens.insert().values(phone="13900139000", created_at=func.now())
             )
-        assert threads["INSERT"] == {loop_thread}
-        assert threads["BEGIN"] == {loop_thread}  # nobody else held the lock: no trip
-
-        threads.clear()
-        with pytest.raises(RuntimeError):
-            async with store.write(short=True) as tx:
-                await tx.conn.execute(
-                    citizens.insert().values(phone="13900139000", created_at=func.now())
-                )
-                raise RuntimeError("the unit of work fails")
-        async with store.write() as tx:  # the same pooled connection, not short any more
-            await tx.conn.execute(text("UPDATE citizens SET name = 'x'"))
-        assert threads["UPDATE"] and loop_thread not in threads["UPDATE"]
-    finally:
-        sqlite_driver.OneTripCursor._run = run  # type: ignore[method-assign]
+            raise RuntimeError("the unit of work fails")
+    with pytest.raises(RuntimeError):
+        async with store.write(short=True) as tx:
+            await tx.rows(store_module._insert_returning("citizens", ("phone",)),
+                          [{"phone": "13900139001", "name": None, "created_at": T0}])  # fmt: skip
+            raise RuntimeError("the unit of work fails")
+    assert "ROLLBACK" in threads
+    async with store.write() as tx:  # a pooled connection, not short
+        await tx.conn.execute(text("UPDATE citizens SET name = 'x'"))
+    assert threads["UPDATE"] and loop_thread not in threads["UPDATE"]
     async with store.read() as tx:
         phones = [r[0] for r in await tx.conn.execute(select(citizens.c.phone))]
-    assert phones == ["13800138000"]  # the failed one rolled back
+    assert sorted(phones) == ["13800138000", "13800138001"]  # the failed ones rolled back
     await store.close()
 
 
@@ -102,10 +112,14 @@ async def test_returning_a_connection_costs_no_trip_when_nothing_is_open(tmp_pat
     trips: list[str] = []
     execute = sqlite_driver.OneTripConnection._execute
 
-    async def counting(self: sqlite_driver.OneTripConnection, fn: object) -> object:
+    async def counting(self: sqlite_driver.OneTripConnection, fn: object, *a: Any) -> object:
         trips.append(getattr(fn, "__name__", repr(fn)))
-        return await execute(self, fn)  # type: ignore[arg-type]
+        return await execute(self, fn, *a)  # type: ignore[arg-type]
 
+    async with store.write(short=True):  # connections are opened once: the short writes'
+        pass
+    async with store.read():  # and the pool's
+        pass
     sqlite_driver.OneTripConnection._execute = counting  # type: ignore[method-assign]
     try:
         async with store.write(short=True) as tx:
@@ -120,4 +134,44 @@ async def test_returning_a_connection_costs_no_trip_when_nothing_is_open(tmp_pat
         assert trips == ["run", "run", "rollback"]
     finally:
         sqlite_driver.OneTripConnection._execute = execute  # type: ignore[method-assign]
+    await store.close()
+
+
+async def test_the_kept_connection_survives_failed_and_cancelled_short_writes(
+    tmp_path: Path,
+) -> None:
+    """Short writes share one kept connection: one that fails on a constraint, or whose
+    task is cancelled mid-way, rolls back whole and leaves it ready for the next."""
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}")
+    await store.migrate()
+    insert = store_module._insert_returning("citizens", ("phone",))
+
+    def row(phone: str) -> dict[str, Any]:
+        return {"phone": phone, "name": None, "created_at": T0}
+
+    with pytest.raises(exc.IntegrityError):
+        async with store.write(short=True) as tx:
+            await tx.rows(insert, [row("1"), row("2")])
+            await tx.rows(insert, [row("2")])  # the second "2" breaks the unique key
+    started = asyncio.Event()
+
+    async def stuck() -> None:
+        async with store.write(short=True) as tx:
+            await tx.rows(insert, [row("3")])
+            started.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(stuck())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with store.write(short=True) as tx:
+        await tx.rows(insert, [row("4")])
+        await tx.conn.execute(citizens.insert().values(phone="5", created_at=func.now()))
+    async with store.write(short=True) as tx:
+        await tx.rows(insert, [row("6")])
+    async with store.read() as tx:
+        phones = sorted(r["phone"] for r in await tx.rows(select(citizens)))
+    assert phones == ["4", "5", "6"]
     await store.close()

@@ -55,3 +55,20 @@ def test_postgresql_keeps_sqlalchemys_processing() -> None:
     value = datetime(2026, 11, 23, 18, 46, tzinfo=timezone(timedelta(hours=8)))
     out = bind(value) if bind is not None else value
     assert out == value and out.utcoffset() == timedelta(0)
+
+
+@given(st.lists(instants, min_size=1, max_size=8), st.lists(st.integers(0, 7), max_size=30))
+def test_one_processor_binding_many_values_gives_each_its_own_text(
+    values: list[datetime], order: list[int]
+) -> None:
+    """The processor keeps its last conversion (a batch binds one instant many times over):
+    repeated, alternating and equal-but-different-zone values each get their own text."""
+    impl = UTCDateTime().dialect_impl(SQLITE)
+    shared = impl.bind_processor(SQLITE)
+    assert shared is not None
+    for i in [*range(len(values)), *order]:
+        value = values[i % len(values)]
+        for same_instant in (value, value.astimezone(timezone(timedelta(hours=8)))):
+            fresh = impl.bind_processor(SQLITE)
+            assert fresh is not None
+            assert shared(same_instant) == fresh(same_instant)
