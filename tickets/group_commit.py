@@ -38,7 +38,9 @@ class GroupCommit(Generic[T, R]):
         self._queue.append((item, future))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
-        return await asyncio.shield(future)
+        # A caller cancelled here cancels its own future only (no shield needed): the
+        # drainer skips an outcome nobody waits for, and the batch runs as planned.
+        return await future
 
     async def _drain(self) -> None:
         while self._queue:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -1251,15 +1252,30 @@ def _sqlite_begin(conn: SyncConnection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def _json_text(value: Any) -> str:
+    """json.dumps, without setting up an encoder for the empty values most rows carry
+    (a contact's attachments and location): the same text either way."""
+    if value is None:
+        return "null"
+    if not value and type(value) in (list, dict):
+        return "[]" if type(value) is list else "{}"
+    return json.dumps(value)
+
+
 def create_store(url: str, *, echo: bool = False) -> Store:
     """A store for a SQLAlchemy URL (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://…``)."""
     if url.startswith("sqlite"):
         path = make_url(url).database or ":memory:"
         engine = create_async_engine(
-            url, echo=echo, async_creator=lambda: sqlite_driver.connect(path)
+            url,
+            echo=echo,
+            async_creator=lambda: sqlite_driver.connect(path),
+            json_serializer=_json_text,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
-        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+        engine = create_async_engine(
+            url, echo=echo, pool_size=10, max_overflow=10, json_serializer=_json_text
+        )
     return Store(engine, direct_sql=not echo)

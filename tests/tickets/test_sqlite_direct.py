@@ -4,6 +4,7 @@ the same rows stored (byte for byte in SQLite) and the same values read back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, String, Table, exc, select
 
 from hotline.demo import load_reference_data
@@ -200,3 +203,15 @@ def test_what_it_cannot_run_exactly_is_refused_when_compiled() -> None:
     assert sqlite_direct.Fixed(literal).run(db, dialect) == []
     db.execute("INSERT INTO t VALUES (2, 'x')")
     assert sqlite_direct.Fixed(literal).run(db, dialect) == [{"id": 2, "made": "x"}]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(json_values)
+def test_the_stores_json_text_is_json_dumps(value: Any) -> None:
+    assert store_module._json_text(value) == json.dumps(value)
