@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -401,7 +401,7 @@ class OnlineDesk:
             raise OnlineError("not_yours", 403, f"conversation {ticket_id} is another agent's")
         contacts, replies = await self.records.messages(ticket_id)
         messages = [_citizen(c) for c in contacts] + [_reply(r) for r in replies]
-        messages.sort(key=lambda m: (m["at"], m["id"]))
+        messages.sort(key=message_order)
         return {
             "ticket_id": ticket_id,
             "number": ticket["number"],
@@ -569,6 +569,12 @@ class OnlineDesk:
 async def _in_order(steps: Sequence[Callable[[], Awaitable[Any]]]) -> None:
     for step in steps:
         await step()
+
+
+def message_order(m: Mapping[str, Any]) -> tuple[str, str, int]:
+    """Where a message stands in its conversation: by time, then as stored (`c12` before
+    `c103`; the console orders messages that arrive late the same way)."""
+    return m["at"], m["id"][0], int(m["id"][1:])
 
 
 def _citizen(c: Row) -> dict[str, Any]:

@@ -296,12 +296,21 @@
     }
     list.scrollTop = list.scrollHeight;
   }
+  function later(x, m) {
+    if (x.at !== m.at) { return x.at > m.at; }
+    if (x.id[0] !== m.id[0]) { return x.id[0] > m.id[0]; }
+    return Number(x.id.slice(1)) > Number(m.id.slice(1));
+  }
+
   function addMessage(id, m) {
     var c = convs[id];
     if (!c) { return; }
     if (c.messages.some(function (x) { return x.id === m.id; })) { return; }
     settled(m);
-    c.messages.push(m);
+    // News of messages committed together comes in any order: each takes its place by
+    // time, then as stored (the server's order, online_desk.message_order).
+    var at = c.messages.findIndex(function (x) { return later(x, m); });
+    if (at < 0) { c.messages.push(m); } else { c.messages.splice(at, 0, m); }
     if (id === active) { renderPanel(); } else { unread[id] = (unread[id] || 0) + 1; renderTabs(); }
   }
 

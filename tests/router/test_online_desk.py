@@ -25,7 +25,7 @@ from hotline.bootstrap import Center, build
 from hotline.demo import load_reference_data
 from hotline.settings import load_settings
 from router import online_routing as routing
-from router.online_desk import QUEUE_SHOWN
+from router.online_desk import QUEUE_SHOWN, message_order
 from tests.connectors.wechat.conftest import AES_KEY, APP_ID, TOKEN, safe_mode
 from tests.fakes.clock import FakeClock
 from tests.fakes.wechat_api import WechatApiFake
@@ -560,3 +560,12 @@ async def test_a_burst_waits_in_the_store_and_the_workspace_lists_the_longest_wa
         assert desk.figures(clock())["longest_wait_seconds"] == 150.0
     finally:
         await again.stop()
+
+
+def test_messages_stand_by_time_then_as_stored() -> None:
+    at, later = "2026-11-24T01:58:03+00:00", "2026-11-24T01:58:03.500000+00:00"
+    messages = [
+        {"id": "c103", "at": at}, {"id": "r7", "at": at}, {"id": "c12", "at": later},
+        {"id": "c9", "at": at},
+    ]  # fmt: skip
+    assert [m["id"] for m in sorted(messages, key=message_order)] == ["c9", "c103", "r7", "c12"]

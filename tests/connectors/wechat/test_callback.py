@@ -83,7 +83,14 @@ async def test_plain_sample_is_accepted_and_normalized(wechat: Wechat, name: str
     assert row["identity"] == {"wechat_openid": fields["FromUserName"]}
     assert row["text"] == want["text"]
     assert row["received_at"] == datetime.fromtimestamp(int(fields["CreateTime"]), UTC)
-    assert row["attachments"] == want.get("attachments", row["attachments"])
+    committed = want.get("attachments")
+    if committed is not None:
+        # The media is fetched after the answer, and the fake API knows no such media: the
+        # reference may already read what the download made of it.
+        got = row["attachments"]
+        assert [{**a, "ref": ""} for a in got] == [{**a, "ref": ""} for a in committed]
+        for a, c in zip(got, committed, strict=True):
+            assert a["ref"] in (c["ref"], "rejected:unavailable")
     assert row["location"] == want.get("location")
     assert row["ticket_id"] is not None  # committed with its ticket before the 200
 
