@@ -294,7 +294,7 @@ async def _upsert(tx: Tx, delta: Share) -> None:
         return
     stmt = _UPSERT[tx.dialect]
     for i in range(0, len(rows), 1000):
-        await tx.rows(stmt, rows[i : i + 1000])
+        await tx.insert_later(stmt, rows[i : i + 1000])
 
 
 # -- rebuilding from scratch -----------------------------------------------------------------

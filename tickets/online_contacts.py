@@ -87,7 +87,7 @@ async def open_conversations(tx: Tx, arrivals: Iterable[Arrival], at: datetime) 
         for t, a in first.items() if t not in rows
     ]  # fmt: skip
     if fresh:
-        await tx.rows(_OPEN, fresh)
+        await tx.insert_later(_OPEN, fresh)
     out = {t: QUEUED for t in first}
     for t, row in rows.items():
         if row["status"] != ENDED:

@@ -7,7 +7,9 @@ built once at import is wrapped in `Fixed`: SQLAlchemy compiles it (the same SQL
 the same bind and result processing its own execution uses), once per set of parameter
 names, and inside a short write (`Store.write(short=True)`, where the connection already
 runs statements on the loop) `Tx.rows` hands it to sqlite3 directly. Everywhere else, and
-always on PostgreSQL, the same statement goes through SQLAlchemy.
+always on PostgreSQL, the same statement goes through SQLAlchemy. An insert that gives
+nothing back can also be bound now and run later (`Fixed.later`, `run_all`): the short
+write runs those in its commit's trip to the driver thread.
 `tests/tickets/test_sqlite_direct.py` holds the two paths to the same rows and results.
 """
 
@@ -15,15 +17,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, exc
+from sqlalchemy import Select, Table, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.util import find_tables
 
 Row = dict[str, Any]
+Statement = tuple[str, list[Any]]  # SQL text and its bound values
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Processor = Callable[[Any], Any] | None
 
@@ -76,6 +80,16 @@ class _Plan:
         """One row's values of a statement run for many rows (each slot a parameter)."""
         return [row[name] if bind is None else bind(row[name]) for name, bind in self.per_row]
 
+    def inserts(self, rows: Sequence[Mapping[str, Any]]) -> Iterator[Statement]:
+        """A multi-row insert's statements: all rows in one, unless that passes SQLite's
+        limit on bound values (one statement is also one release of the GIL while SQLite
+        works, where running it per row would take the GIL back after every row)."""
+        per = max(1, _MAX_VARIABLES // max(1, len(self.slots)))
+        for i in range(0, len(rows), per):
+            page = rows[i : i + per]
+            sql = self.sql.replace(self.values, ", ".join([self.values] * len(page)), 1)
+            yield sql, [v for r in page for v in self.row_values(r)]
+
     def rows_of(self, cur: sqlite3.Cursor) -> list[Row]:
         """The cursor's rows as dicts, each value through its column's result processing."""
         if not self.returns:
@@ -95,6 +109,10 @@ class Fixed:
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
+        # every table it reads or writes: a statement waiting for the commit on one of
+        # them runs first (`Tx.rows`)
+        found = find_tables(statement, check_columns=True, include_crud=True)  # type: ignore[arg-type]
+        self.tables = frozenset(t.name for t in found if isinstance(t, Table))
 
     def run(self, db: sqlite3.Connection, dialect: Dialect, params: Params = None) -> list[Row]:
         """Execute on `db` (in the caller's transaction) and return the rows it gives back."""
@@ -107,16 +125,21 @@ class Fixed:
         if not rows:
             return []
         plan = self._plan(dialect, tuple(sorted(rows[0])), many=True)
-        if not plan.returns:  # no rows to give back: SQLite runs it once per row, in C
+        if not plan.values:  # an update: SQLite runs it once per row, in C
             return _execute_many(db, plan.sql, [plan.row_values(r) for r in rows])
-        per = max(1, _MAX_VARIABLES // max(1, len(plan.slots)))
         out: list[Row] = []
-        for i in range(0, len(rows), per):
-            page = rows[i : i + per]
-            sql = plan.sql.replace(plan.values, ", ".join([plan.values] * len(page)), 1)
-            values = [v for r in page for v in plan.row_values(r)]
+        for sql, values in plan.inserts(rows):
             out.extend(plan.rows_of(_execute(db, sql, values)))
         return out
+
+    def later(self, dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> list[Statement]:
+        """The statements inserting `rows`, bound now, to run at the commit (`run_all`)."""
+        if not rows:
+            return []
+        plan = self._plan(dialect, tuple(sorted(rows[0])), many=True)
+        if not plan.values or plan.returns:
+            raise ValueError("only an insert that gives nothing back can wait for the commit")
+        return list(plan.inserts(rows))
 
     def _plan(self, dialect: Dialect, names: tuple[str, ...], many: bool) -> _Plan:
         plan = self._plans.get((names, many))
@@ -157,6 +180,12 @@ def _compile(statement: Executable, dialect: Dialect, names: tuple[str, ...], ma
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
     per_row = tuple((s.name, s.bind) for s in slots) if many else ()
     return _Plan(sql, tuple(slots), values, per_row, bool(columns), results)
+
+
+def run_all(db: sqlite3.Connection, statements: Sequence[Statement]) -> None:
+    """Run statements bound earlier (`Fixed.later`), in order."""
+    for sql, values in statements:
+        _execute(db, sql, values)
 
 
 def _execute(db: sqlite3.Connection, sql: str, values: list[Any]) -> sqlite3.Cursor:

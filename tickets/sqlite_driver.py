@@ -167,6 +167,16 @@ class OneTripConnection(aiosqlite.Connection):
         if not _begin_at_once(db, begin):
             await self._execute(begin)  # type: ignore[no-untyped-call]
 
+    async def commit_after(self, work: Callable[[], None]) -> None:
+        """Run `work` (statements of the open transaction) and commit, in one trip."""
+        db = self._conn
+
+        def run() -> None:
+            work()
+            db.commit()
+
+        await self._execute(run)  # type: ignore[no-untyped-call]
+
     async def rollback(self) -> None:
         """Roll back, without a trip when there is nothing to roll back: the pool does this
         each time it takes a connection back, after a commit as after a read."""

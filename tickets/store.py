@@ -37,9 +37,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Executable
 
-from tickets import migrate, sqlite_driver
+from tickets import migrate, sqlite_direct, sqlite_driver
 from tickets.model import InboundContact, TimelineEntry
-from tickets.sqlite_direct import Fixed, Params
+from tickets.sqlite_direct import Fixed, Params, Statement
 from tickets.tables import (
     api_keys,
     audit_log,
@@ -150,7 +150,17 @@ FIGURE_COLUMNS = frozenset(
      "informed_at", "rating", "rating_excluded"}
 )  # fmt: skip
 FIGURE_ACTIONS = frozenset({*RESPONSE_ACTIONS, "approve_extension"})
-_TICKET_FIGURES = (tickets.c.id, *(tickets.c[name] for name in sorted(FIGURE_COLUMNS)))
+# A new ticket's figure columns, of those it was not given: no lead department, deadline,
+# result, notice or rating yet, and not left out of the ratings. Its share of the figure
+# roll-ups is known from what was inserted, without reading it back (`Tx.figures_created`).
+_NEW_TICKET_FIGURES: dict[str, Any] = {name: None for name in sorted(FIGURE_COLUMNS)} | {
+    "rating_excluded": False
+}
+
+
+def _created_figures(ticket_id: int, values: Mapping[str, Any]) -> Row:
+    return {"id": ticket_id, **{k: values.get(k, v) for k, v in _NEW_TICKET_FIGURES.items()}}
+
 DISPATCH_FIGURE_COLUMNS = frozenset({"ticket_id", "hop", "kind", "department", "returned_at"})
 
 
@@ -164,13 +174,19 @@ def _save_call_statement(dialect: str, keys: tuple[str, ...]) -> Any:
     )
 
 
+_MANY = {"citizens": citizens, "tickets": tickets, "contacts": contacts}  # `Tx.insert_many`
+
+
 @functools.cache
 def _insert_returning(table_name: str, keys: tuple[str, ...]) -> Fixed:
-    table = {"citizens": citizens, "tickets": tickets, "contacts": contacts}[table_name]
-    # a new ticket's figure columns come back with it: its share of the figure roll-ups
-    # is known without reading it again (`Tx.figures_created`)
-    extra = [c for c in _TICKET_FIGURES[1:] if c.name not in keys] if table is tickets else []
-    return Fixed(table.insert().returning(table.c.id, *(table.c[k] for k in keys), *extra))
+    table = _MANY[table_name]
+    return Fixed(table.insert().returning(table.c.id, *(table.c[k] for k in keys)))
+
+
+_INSERT_WITH_IDS = {name: Fixed(table.insert()) for name, table in _MANY.items()}
+_LAST_ID = {
+    name: Fixed(select(func.max(table.c.id).label("last"))) for name, table in _MANY.items()
+}
 
 
 _NEXT_SEQUENCE = {
@@ -217,10 +233,15 @@ class Tx:
     """One unit of work on one connection; every SQL statement lives in this class."""
 
     def __init__(self, conn: AsyncConnection, direct: sqlite3.Connection | None = None) -> None:
-        self.conn = conn
+        self._conn = conn
         self.dialect = conn.dialect.name
         # SQLite's own connection, when this is a short write: `Fixed` statements run on it
         self.direct = direct
+        # there, inserts bound already that wait for the commit (`insert_later`), the
+        # tables they write, and the next id of tables whose ids are counted here
+        self.later: list[Statement] = []
+        self._later_tables: set[str] = set()
+        self._next_ids: dict[str, int] = {}
         # figure roll-ups: each changed ticket's share before the change, and the limits
         # the roll-up counts under (False: not read yet); settled at commit
         self.figure_before: dict[int, Any] = {}
@@ -247,14 +268,42 @@ class Tx:
 
             await figure_rollups.settle(self)
 
+    @property
+    def conn(self) -> AsyncConnection:
+        """SQLAlchemy's connection. What waits for the commit runs first (a statement
+        through it may read or change those rows), and ids are counted afresh after it."""
+        self.run_later_now()
+        self._next_ids.clear()
+        return self._conn
+
     async def rows(self, stmt: Fixed | Executable, params: Params = None) -> list[Row]:
         """Run one statement; the rows it gives back (none for one that gives none)."""
         if isinstance(stmt, Fixed):
             if self.direct is not None:
-                return stmt.run(self.direct, self.conn.dialect, params)
+                if self._later_tables & stmt.tables:
+                    self.run_later_now()
+                return stmt.run(self.direct, self._conn.dialect, params)
             stmt = stmt.statement
         result = await self.conn.execute(stmt, params)
         return _rows(result) if result.returns_rows else []
+
+    async def insert_later(self, stmt: Fixed, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows that give nothing back. In SQLite's short writes they are bound now
+        and run in the commit's trip to the driver thread, where SQLite's own work goes on
+        beside the event loop's; a statement on their tables runs them first."""
+        if self.direct is None:
+            await self.rows(stmt, rows)
+        elif rows:
+            self.later.extend(stmt.later(self._conn.dialect, rows))
+            self._later_tables |= stmt.tables
+
+    def run_later_now(self) -> None:
+        """Run the inserts waiting for the commit, here and now."""
+        if self.later:
+            assert self.direct is not None
+            later, self.later = self.later, []
+            self._later_tables.clear()
+            sqlite_direct.run_all(self.direct, later)
 
     def _insert(self, table: Any) -> Any:
         mod = postgresql if self.dialect == "postgresql" else sqlite
@@ -398,10 +447,10 @@ class Tx:
         return int(rows[0]["last"])
 
     async def insert_ticket(self, values: Mapping[str, Any]) -> int:
-        stmt = tickets.insert().values(**values).returning(*_TICKET_FIGURES)
-        row = _rows(await self.conn.execute(stmt))[0]
-        await self.figures_created([row])
-        return int(row["id"])
+        stmt = tickets.insert().values(**values).returning(tickets.c.id)
+        ticket_id = int((await self.conn.execute(stmt)).scalar_one())
+        await self.figures_created([_created_figures(ticket_id, values)])
+        return ticket_id
 
     async def update_ticket(
         self, ticket_id: int, expected_version: int, values: Mapping[str, Any]
@@ -592,12 +641,27 @@ class Tx:
 
         Returns the new ids with the `keys` columns, so the caller can match them to its
         rows (asking for RETURNING in parameter order would make SQLite go row by row).
+        In SQLite's short writes the ids are given here, as SQLite would give them (the
+        largest so far, plus one: nobody else writes while this transaction holds the
+        lock), and the insert waits for the commit (`insert_later`).
         """
         if not rows:
             return []
-        inserted = await self.rows(_insert_returning(table_name, tuple(keys)), rows)
+        if self.direct is not None:
+            first = self._next_ids.get(table_name)
+            if first is None:
+                first = int((await self.rows(_LAST_ID[table_name]))[0]["last"] or 0) + 1
+            rows = [{**r, "id": first + n} for n, r in enumerate(rows)]
+            self._next_ids[table_name] = first + len(rows)
+            await self.insert_later(_INSERT_WITH_IDS[table_name], rows)
+            inserted = [{"id": r["id"], **{k: r.get(k) for k in keys}} for r in rows]
+        else:
+            inserted = await self.rows(_insert_returning(table_name, tuple(keys)), rows)
         if table_name == "tickets":
-            await self.figures_created(inserted)
+            values = {r["number"]: r for r in rows}
+            await self.figures_created(
+                [_created_figures(r["id"], values[r["number"]]) for r in inserted]
+            )
         return inserted
 
     async def open_tickets_of_citizens(
@@ -613,7 +677,7 @@ class Tx:
         """Timeline entries of several tickets in one statement."""
         if entries:
             await self.figures_change(t for t, e in entries if e.action in FIGURE_ACTIONS)
-            await self.rows(_TIMELINE_ROWS, [_timeline_values(t, e) for t, e in entries])
+            await self.insert_later(_TIMELINE_ROWS, [_timeline_values(t, e) for t, e in entries])
 
     async def touch_tickets(self, ticket_ids: Sequence[int], at: datetime) -> None:
         """A new contact arrived on each of these tickets."""
@@ -765,7 +829,7 @@ class Tx:
     async def enqueue_outbound_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add messages in one statement; those whose dedupe key exists are left out."""
         if rows:
-            await self.rows(_OUTBOX_ONCE[self.dialect], rows)
+            await self.insert_later(_OUTBOX_ONCE[self.dialect], rows)
 
     async def claim_outbound(
         self, now: datetime, lease_until: datetime, limit: int, channels: Sequence[str] | None
@@ -1181,9 +1245,11 @@ class Store:
 
         Taking a connection from the pool and beginning and committing through
         SQLAlchemy cost ~400 µs of the event loop a transaction; this ~60 µs, with the
-        same single trip to the driver thread, for the commit. A statement that goes
-        through SQLAlchemy meanwhile joins the transaction (`_sqlite_begin`), and
-        SQLAlchemy then ends it.
+        same single trip to the driver thread, for the commit, which also runs the
+        inserts that waited for it (`Tx.insert_later`): SQLite's own work on them goes on
+        in that thread while the loop serves others. A statement that goes through
+        SQLAlchemy meanwhile joins the transaction (`_sqlite_begin`), and SQLAlchemy then
+        ends it.
         """
         if self._writer is None or self._writer[0].invalidated:
             conn = await self.engine.connect()
@@ -1193,11 +1259,17 @@ class Store:
             driver.inline = True
             self._writer = (conn, driver)
         conn, driver = self._writer
+        db = driver._conn
         await driver.begin_immediate()
         try:
-            tx = Tx(conn, driver._conn)
+            tx = Tx(conn, db)
             yield tx
             await tx.settle_figures()
+            if conn.in_transaction():
+                await tx.conn.commit()  # it runs what waits for the commit first
+            else:
+                later = tx.later  # run with the commit, in its trip to the driver thread
+                await driver.commit_after(lambda: sqlite_direct.run_all(db, later))
         except BaseException:
             try:
                 await (conn.rollback() if conn.in_transaction() else driver.rollback())
@@ -1206,7 +1278,6 @@ class Store:
                     self._writer = None
                     await conn.close()
             raise
-        await (conn.commit() if conn.in_transaction() else driver.commit())
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

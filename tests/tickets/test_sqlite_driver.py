@@ -175,3 +175,73 @@ async def test_the_kept_connection_survives_failed_and_cancelled_short_writes(
         phones = sorted(r["phone"] for r in await tx.rows(select(citizens)))
     assert phones == ["4", "5", "6"]
     await store.close()
+
+
+async def test_inserts_wait_for_the_commit_and_run_in_its_trip(tmp_path: Path) -> None:
+    """In a short write, inserts nothing reads back are bound on the loop and run in the
+    driver thread with the commit; the ids given out are those SQLite would give."""
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'later.db'}")
+    threads: dict[str, set[str]] = {}
+
+    def where(sql: str) -> None:
+        threads.setdefault(sql.split()[0], set()).add(threading.current_thread().name)
+
+    def trace(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.driver_connection._conn.set_trace_callback(where)
+
+    event.listen(store.engine.sync_engine, "connect", trace)
+    await store.migrate()
+    async with store.write() as tx:  # one row there already
+        await tx.conn.execute(citizens.insert().values(id=1, phone="0", created_at=T0))
+    loop_thread = threading.current_thread().name
+    threads.clear()
+    async with store.write(short=True) as tx:
+        first = await tx.insert_many("citizens", [{"phone": "1", "created_at": T0}], ["phone"])
+        more = await tx.insert_many(
+            "citizens", [{"phone": p, "created_at": T0} for p in "23"], ["phone"]
+        )
+        assert tx.later  # nothing has run yet
+    assert loop_thread not in threads["INSERT"] and loop_thread not in threads["COMMIT"]
+    assert [r["id"] for r in first + more] == [2, 3, 4]
+    async with store.read() as tx:
+        stored = await tx.rows(select(citizens.c.id, citizens.c.phone).order_by(citizens.c.id))
+    assert [(r["id"], r["phone"]) for r in stored] == [(1, "0"), (2, "1"), (3, "2"), (4, "3")]
+    await store.close()
+
+
+async def test_what_reads_the_tables_sees_the_inserts_waiting_for_the_commit(
+    tmp_path: Path,
+) -> None:
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'seen.db'}")
+    await store.migrate()
+    async with store.write(short=True) as tx:
+        await tx.insert_many("citizens", [{"phone": "1", "created_at": T0}], ["phone"])
+        # a fixed statement on the table runs them first
+        found = await tx.rows(store_module._CITIZENS_OF_KIND["phone"], {"values": ["1"]})
+        assert [r["phone"] for r in found] == ["1"] and not tx.later
+        await tx.insert_many("citizens", [{"phone": "2", "created_at": T0}], ["phone"])
+        # any statement through SQLAlchemy too; and the ids are counted afresh after it
+        n = (await tx.conn.execute(select(func.count()).select_from(citizens))).scalar_one()
+        assert n == 2
+        await tx.conn.execute(citizens.insert().values(id=10, phone="x", created_at=T0))
+        [row] = await tx.insert_many("citizens", [{"phone": "3", "created_at": T0}], ["phone"])
+        assert row["id"] == 11
+    async with store.read() as tx:
+        assert len(await tx.rows(select(citizens))) == 4
+    await store.close()
+
+
+async def test_an_insert_failing_at_the_commit_rolls_back_the_whole_write(tmp_path: Path) -> None:
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'failing.db'}")
+    await store.migrate()
+    with pytest.raises(exc.IntegrityError):
+        async with store.write(short=True) as tx:
+            await tx.insert_many("citizens", [{"phone": "1", "created_at": T0}], ["phone"])
+            await tx.insert_many("citizens", [{"phone": "1", "created_at": T0}], ["phone"])
+            assert len(tx.later) == 2  # the unique phone is broken only at the commit
+    async with store.write(short=True) as tx:
+        [row] = await tx.insert_many("citizens", [{"phone": "2", "created_at": T0}], ["phone"])
+    assert row["id"] == 1  # the failed write left nothing, and the kept connection works
+    async with store.read() as tx:
+        assert [r["phone"] for r in await tx.rows(select(citizens))] == ["2"]
+    await store.close()
