@@ -62,6 +62,7 @@ from tickets.store import Row, StaleTicket, Store, Tx
 Clock = Callable[[], datetime]
 MAX_INTAKE_BATCH = 64
 _ID_KINDS = ("phone", "wechat_openid", "telegram_id", "email")
+_NO_KEYS: dict[str, str | None] = dict.fromkeys(_ID_KINDS)
 
 CALL_FLOOR = ("agent", "supervisor")  # who can be the agent of a ticket
 OPEN_STATES = tuple(s.value for s in State if s not in TERMINAL_STATES)
@@ -488,7 +489,10 @@ class TicketService:
             slot = next((made[k] for k in ks if k in made), None)
             if slot is None:
                 slot = len(rows)
-                rows.append({**dict(ks), "name": c.citizen.name, "created_at": now})
+                # every kind named (None where it has none): one insert takes them all
+                rows.append(
+                    {**_NO_KEYS, **dict(ks), "name": c.citizen.name, "created_at": now}
+                )
             elif any(rows[slot].get(k) not in (None, v) for k, v in ks):
                 raise _CarefulPath("two new identities overlap in one batch")
             for k in ks:

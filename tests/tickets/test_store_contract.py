@@ -180,6 +180,31 @@ async def test_a_batch_across_channels_finds_only_its_own_repeats(
     assert await count(store, contacts) == 4
 
 
+async def test_new_citizens_of_different_channels_are_accepted_in_one_batch(
+    service: TicketService, store: Store, make_contact: MakeContact, monkeypatch: Any
+) -> None:
+    """Calls, WeChat messages and letters arriving together are committed together: new
+    citizens known by different kinds of key go into one insert, not one by one."""
+    one_by_one: list[str] = []
+    single = service._accept_single
+
+    async def noted(c: Any) -> Any:
+        one_by_one.append(c.external_id)
+        return await single(c)
+
+    monkeypatch.setattr(service, "_accept_single", noted)
+    burst = [
+        make_contact(channel=Channel.PHONE, citizen=CitizenIdentity(phone="13800138001")),
+        make_contact(channel=Channel.WECHAT, citizen=CitizenIdentity(wechat_openid="oX1")),
+        make_contact(channel=Channel.MAILBOX, citizen=CitizenIdentity(email="a@example.cn")),
+        make_contact(channel=Channel.PHONE, citizen=CitizenIdentity(phone="13800138002")),
+    ]
+    results = await asyncio.gather(*(service.accept(c) for c in burst))
+    assert one_by_one == []
+    assert all(r.created_ticket for r in results)
+    assert await count(store, citizens) == 4
+
+
 async def test_fifty_concurrent_duplicates_make_one_contact_and_one_ticket(
     service: TicketService, store: Store, make_contact: MakeContact
 ) -> None:
