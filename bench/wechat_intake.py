@@ -45,7 +45,7 @@ from hotline.demo import load_reference_data
 from hotline.runtime import tune_gc
 from hotline.settings import load_settings
 from tests.fakes.wechat_api import WechatApiFake
-from tickets.bus import Handler, InProcessBus
+from tickets.bus import Handler, InProcessBus, Wanted
 from tickets.events import DomainEvent
 from tickets.store import Store
 from tickets.tables import contacts, outbox
@@ -204,7 +204,9 @@ def _fake_api(port: int) -> None:
 class QuietBus(InProcessBus):
     """The center's bus without its after-commit subscribers (for the intake-alone run)."""
 
-    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]:
+    def subscribe(
+        self, handler: Handler, *kinds: type[DomainEvent], when: Wanted | None = None
+    ) -> Callable[[], None]:
         """Leave the subscriber out: intake alone."""
         return lambda: None
 

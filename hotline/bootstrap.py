@@ -57,7 +57,7 @@ from router.telephony import TelephonyDesk
 from tickets.accounts import AccountService
 from tickets.admin_service import SlaSettings
 from tickets.attachments import AttachmentRules, FileStore
-from tickets.bus import EventBus, Handler, InProcessBus
+from tickets.bus import EventBus, Handler, InProcessBus, Wanted
 from tickets.calls import CallLog
 from tickets.events import (
     CallAnswered,
@@ -389,17 +389,17 @@ def build(
     app[DESK] = reviews
     center.briefings = _briefings(settings, center)
     # Who reacts to which committed event: one visible table.
-    subscribers: tuple[tuple[Handler, tuple[type[DomainEvent], ...]], ...] = (
-        (CitizenNotices(tickets, outbox), (TicketChanged,)),
-        (dispatching, (ContactAccepted,)),
-        (presence, (CallAnswered, CallFinished)),
-        (mailbox, (TicketChanged,)),
-        (department_notices, (TicketChanged,)),
-        (reviews, (TicketChanged,)),
-        (online, (ContactAccepted,)),
+    subscribers: tuple[tuple[Handler, tuple[type[DomainEvent], ...], Wanted | None], ...] = (
+        (CitizenNotices(tickets, outbox), (TicketChanged,), None),
+        (dispatching, (ContactAccepted,), dispatching.wants),  # urgent new tickets only
+        (presence, (CallAnswered, CallFinished), None),
+        (mailbox, (TicketChanged,), None),
+        (department_notices, (TicketChanged,), None),
+        (reviews, (TicketChanged,), None),
+        (online, (ContactAccepted,), online.wants),  # online channels only
     )
-    for subscriber, kinds in subscribers:
-        bus.subscribe(subscriber, *kinds)
+    for subscriber, kinds, when in subscribers:
+        bus.subscribe(subscriber, *kinds, when=when)
     # The browsers' sockets: inline, so a pop is enqueued inside publish (the hub never waits).
     bus.subscribe_inline(hub_of(app).on_event)
 

@@ -113,10 +113,16 @@ class DispatchDesk:
             parents={c: r["parent_code"] for c, r in self.tickets.category_rows.items()},
         )
 
+    @staticmethod
+    def wants(event: DomainEvent) -> bool:
+        """Only a contact that opened an urgent ticket (most need no task of their own)."""
+        return isinstance(event, ContactAccepted) and event.created_ticket and event.urgent
+
     async def __call__(self, event: DomainEvent) -> None:
         """On a new urgent ticket whose rule says so, dispatch at once (as the system)."""
-        if not (isinstance(event, ContactAccepted) and event.created_ticket and event.urgent):
-            return  # most tickets stop here, without a read
+        if not self.wants(event):
+            return
+        assert isinstance(event, ContactAccepted)
         t = await self.tickets.ticket_row(event.ticket_id)
         if t is None or t["urgency"] != "urgent" or t["state"] != "received":
             return

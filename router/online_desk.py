@@ -184,9 +184,15 @@ class OnlineDesk:
 
     # -- contacts arriving -----------------------------------------------------------------
 
+    @staticmethod
+    def wants(event: DomainEvent) -> bool:
+        """Only contacts of the online channels (a call needs no task here)."""
+        return isinstance(event, ContactAccepted) and event.channel in ONLINE_CHANNELS
+
     async def __call__(self, event: DomainEvent) -> None:
         """Bus subscriber: an online channel's contact joins the queue or its conversation."""
-        if isinstance(event, ContactAccepted) and event.channel in ONLINE_CHANNELS:
+        if self.wants(event):
+            assert isinstance(event, ContactAccepted)
             await self.arrived(event)
 
     async def arrived(self, e: ContactAccepted) -> None:

@@ -16,6 +16,7 @@ from tickets.events import DomainEvent
 log = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], Awaitable[None]]
+Wanted = Callable[[DomainEvent], bool]  # whether a handler is to have an event at all
 
 
 InlineHandler = Callable[[DomainEvent], None]
@@ -24,7 +25,9 @@ InlineHandler = Callable[[DomainEvent], None]
 class EventBus(Protocol):
     """Publish committed events; subscribers must never be able to break the publisher."""
 
-    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]: ...
+    def subscribe(
+        self, handler: Handler, *kinds: type[DomainEvent], when: Wanted | None = None
+    ) -> Callable[[], None]: ...
 
     def subscribe_inline(self, handler: InlineHandler) -> Callable[[], None]: ...
 
@@ -35,15 +38,18 @@ class InProcessBus:
     """Delivers each event to every subscriber as its own task, so a slow one delays nobody."""
 
     def __init__(self) -> None:
-        self._handlers: list[tuple[Handler, tuple[type[DomainEvent], ...]]] = []
+        self._handlers: list[tuple[Handler, tuple[type[DomainEvent], ...], Wanted | None]] = []
         self._inline: list[InlineHandler] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def subscribe(self, handler: Handler, *kinds: type[DomainEvent]) -> Callable[[], None]:
-        """Add a handler of the events of these kinds (of every event if none is named);
-        the returned function removes it again. Naming them spares a task per event the
-        handler would only look at and drop (a burst of contacts publishes thousands)."""
-        entry = (handler, kinds)
+    def subscribe(
+        self, handler: Handler, *kinds: type[DomainEvent], when: Wanted | None = None
+    ) -> Callable[[], None]:
+        """Add a handler of the events of these kinds (of every event if none is named),
+        and of those only the ones `when` says yes to; the returned function removes it
+        again. Naming them spares a task per event the handler would only look at and
+        drop (a burst of contacts publishes thousands)."""
+        entry = (handler, kinds, when)
         self._handlers.append(entry)
 
         def unsubscribe() -> None:
@@ -72,8 +78,8 @@ class InProcessBus:
                 inline(event)
             except Exception:
                 log.exception("inline event handler %r failed on %s", inline, event.name)
-        for handler, kinds in list(self._handlers):
-            if kinds and not isinstance(event, kinds):
+        for handler, kinds, when in list(self._handlers):
+            if (kinds and not isinstance(event, kinds)) or (when is not None and not when(event)):
                 continue
             task = asyncio.create_task(self._deliver(handler, event))
             self._tasks.add(task)

@@ -45,3 +45,23 @@ async def test_handlers_get_the_kinds_they_name_and_a_failure_stays_theirs() -> 
         "all": ["ContactAccepted", "TicketChanged", "TicketChanged"],
         "changes": ["TicketChanged"],
     }
+
+
+async def test_a_handler_is_given_only_the_events_it_wants() -> None:
+    """`when` is asked first: an event the handler would drop makes no task at all."""
+    bus = InProcessBus()
+    seen: list[int] = []
+
+    async def urgent_only(e: DomainEvent) -> None:
+        assert isinstance(e, ContactAccepted)
+        seen.append(e.ticket_id)
+
+    def wants(e: DomainEvent) -> bool:
+        return isinstance(e, ContactAccepted) and e.urgent
+
+    bus.subscribe(urgent_only, ContactAccepted, when=wants)
+    await bus.publish(ContactAccepted(AT, 1, "20261123-000001", 1, "wechat", True))
+    assert not bus._tasks  # nothing to run for it
+    await bus.publish(ContactAccepted(AT, 2, "20261123-000002", 2, "phone", True, urgent=True))
+    await bus.drain()
+    assert seen == [2]
