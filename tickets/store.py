@@ -1212,7 +1212,9 @@ class Store:
         """A transaction that commits when the block ends and rolls back on error.
 
         `short`: a handful of small indexed statements (the intake, the outbox), which
-        SQLite then runs without a thread hop each (`sqlite_driver.OneTripConnection`).
+        SQLite then runs on the event loop, without a thread hop each: on the kept
+        connection with the `Fixed` ones below SQLAlchemy (`_short_write`), or, with
+        `direct_sql` off, through SQLAlchemy (`sqlite_driver.OneTripConnection`).
         """
         if self.is_sqlite and short and self.direct_sql:
             async with self._write_lock, self._short_write() as tx:
@@ -1226,8 +1228,7 @@ class Store:
                     inline.inline = True
                 try:
                     async with conn.begin():
-                        direct = inline._conn if inline is not None and self.direct_sql else None
-                        tx = Tx(conn, direct)
+                        tx = Tx(conn)
                         yield tx
                         await tx.settle_figures()
                 finally:
