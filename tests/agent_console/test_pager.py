@@ -23,3 +23,11 @@ async def test_the_ticket_list_pages_back_and_on(center: Center, login: Any) -> 
     assert "1 / 2" in first and "?page=2" in first and "?page=0" not in first
     second = await (await sup.client.get("/tickets?page=2")).text()
     assert "2 / 2" in second and "?page=1" in second and "?page=3" not in second
+
+
+async def test_the_other_paged_lists_render(center: Center, login: Any) -> None:
+    sup = await login("sup")
+    for path in ("/knowledge", "/reviews"):
+        resp = await sup.client.get(path)
+        assert resp.status == 200, path
+        assert "class=\"pager\"" not in await resp.text()  # one page: no pager
