@@ -144,16 +144,14 @@ def expire(
 ) -> tuple[tuple[Contact, ...], list[Offer]]:
     """Offers older than `offer_seconds` go back to waiting; returns them too."""
     limit = timedelta(seconds=offer_seconds)
-    if not any(c.offered_to is not None for c in queue):
-        return tuple(queue), []  # the same tuple: nothing changed
-    out: list[Contact] = []
     gone: list[Offer] = []
-    for c in queue:
+    out = list(queue)
+    for i, c in enumerate(queue):
         if c.offered_to is not None and c.offered_at is not None and now - c.offered_at >= limit:
             gone.append(Offer(c.ticket_id, c.offered_to, c.offered_at))
-            out.append(_back(c, passed=True))
-        else:
-            out.append(c)
+            out[i] = _back(c, passed=True)
+    if not gone:
+        return tuple(queue), []  # the same tuple: nothing changed (thousands may wait)
     return tuple(out), gone
 
 

@@ -168,6 +168,7 @@ def test_nothing_changed_is_the_same_tuple_and_add_trusts_the_known_ids() -> Non
     assert [c.ticket_id for c in grown] == [1, 2, 3]
     offered = route(grown, [Agent("b", S.READY)], T)[0]
     assert offered is not grown and offered[0].offered_to == "b"
+    assert expire(offered, T + timedelta(seconds=29), 30)[0] is offered  # none ran out yet
 
 
 def test_language_of_the_text() -> None:
