@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import json.encoder
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -1324,14 +1325,27 @@ def _sqlite_begin(conn: SyncConnection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+# json.dumps' own C encoder, made once: json.dumps makes one per call, which costs twice
+# what encoding a contact's small payloads does (five JSON values a contact).
+_JSON_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None,  # no check for circular values: rows carry plain data
+        json.JSONEncoder().default,
+        json.encoder.encode_basestring_ascii,  # type: ignore[attr-defined]
+        None, ": ", ", ", False, False, True,
+    )  # fmt: skip
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
 def _json_text(value: Any) -> str:
-    """json.dumps, without setting up an encoder for the empty values most rows carry
-    (a contact's attachments and location): the same text either way."""
+    """The text json.dumps gives, made faster (the store's JSON columns)."""
     if value is None:
         return "null"
-    if not value and type(value) in (list, dict):
-        return "[]" if type(value) is list else "{}"
-    return json.dumps(value)
+    if _JSON_ENCODE is None or isinstance(value, str):
+        return json.dumps(value)
+    return "".join(_JSON_ENCODE(value, 0))
 
 
 def create_store(url: str, *, echo: bool = False) -> Store:
