@@ -6,9 +6,10 @@ center's /wechat/callback also commits each contact (SQLite, WAL, synchronous=FU
 the citizen's "accepted" notice in the same transaction, before answering. Each figure:
 the full rate (closed loop, 64 in flight), then p50/p99 at 300 messages/s (open loop),
 from a load process of its own. The full rates are taken in rounds, each center's
-alternating with the bare handler's (which keeps serving beside it), and each side's
-median is used: the same machine's speed drifts by a fifth within minutes, and a ratio of
-two measures taken minutes apart would measure the drift. The center runs twice, back to
+alternating with the bare handler's (which keeps serving beside it, in this process: each
+bare round starts once the center has sent its backlog), and each side's median is used:
+the same machine's speed drifts by a fifth within minutes, and a ratio of two measures
+taken minutes apart would measure the drift. The center runs twice, back to
 back: intake alone (no after-commit subscribers, no background work), then the whole
 center as `hotline serve` runs it (every bus subscriber, the outbox worker sending the
 notices to a fake WeChat API in a process of its own, deadline watch, online desk, …). The
@@ -237,18 +238,14 @@ async def measure(
         rates: list[float] = []
         bares: list[float] = []
         for k in range(ROUNDS):  # one-digit round in the ids: no message repeats another
+            # The bare handler serves in this process too: the center's backlog (the last
+            # round's notices, sent after it) is done first, or the bare round pays for it.
+            await _settled(center.store, whole)
             bares.append(float(await run_client("rate", bare_url, "b", base_time, N)))  # type: ignore[arg-type]
             rates.append(float(await run_client("rate", url, f"r{k}", base_time, N)))  # type: ignore[arg-type]
         n_lat = RATE * LATENCY_SECONDS
         lat: list[float] = sorted(await run_client("latency", url, "l", base_time + N, n_lat))  # type: ignore[call-overload]
-        # Let the center finish what it has in hand (a backlog, notices still to send).
-        stored, notices = await _counts(center.store)
-        for _ in range(120):
-            await asyncio.sleep(0.5)
-            before = (stored, notices)
-            stored, notices = await _counts(center.store)
-            if (stored, notices) == before and (not whole or not notices.get("pending")):
-                break
+        stored, notices = await _settled(center.store, whole)
     finally:
         await runner.cleanup()
         await center.stop()
@@ -263,6 +260,19 @@ async def measure(
         notices=notices,
         load=load,
     )
+
+
+async def _settled(store: Store, whole: bool) -> tuple[int, dict[str, int]]:
+    """Wait for the center to finish what it has in hand (a backlog, notices still to
+    send); then what it stored and sent."""
+    stored, notices = await _counts(store)
+    for _ in range(120):
+        await asyncio.sleep(0.5)
+        before = (stored, notices)
+        stored, notices = await _counts(store)
+        if (stored, notices) == before and (not whole or not notices.get("pending")):
+            break
+    return stored, notices
 
 
 async def _counts(store: Store) -> tuple[int, dict[str, int]]:
