@@ -362,7 +362,7 @@ class Tx:
             .where(cast(contacts.c.attachments, Text).contains(ref_prefix, autoescape=True))
             .order_by(contacts.c.id)
         )
-        rows = _rows(await self.conn.execute(q))
+        rows = await self.rows(q)
         return [
             r
             for r in rows
@@ -430,7 +430,7 @@ class Tx:
 
     async def contacts_of(self, ticket_id: int) -> list[Row]:
         q = select(contacts).where(contacts.c.ticket_id == ticket_id).order_by(contacts.c.id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def move_contacts(self, contact_ids: Sequence[int], ticket_id: int) -> None:
         await self.conn.execute(
@@ -497,7 +497,7 @@ class Tx:
             .order_by(tickets.c.last_contact_at.desc())
             .limit(20)
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def set_ticket_departments(
         self, ticket_id: int, lead: str | None, co: Sequence[str]
@@ -513,7 +513,7 @@ class Tx:
 
     async def ticket_departments(self, ticket_id: int) -> list[Row]:
         q = select(ticket_departments).where(ticket_departments.c.ticket_id == ticket_id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def list_tickets(
         self,
@@ -582,7 +582,7 @@ class Tx:
         q: Select[Any] = (
             select(tickets).where(where).order_by(tickets.c.id.desc()).limit(limit).offset(offset)
         )
-        return _rows(await self.conn.execute(q)), total
+        return await self.rows(q), total
 
     async def count_provisional(self, open_states: Sequence[str]) -> int:
         q = select(func.count()).where(
@@ -602,7 +602,7 @@ class Tx:
                 and_(tickets.c.dispatched_at < day_end, tickets.c.due_at >= day_start),
             ),
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     # -- bulk intake (one statement per step for a whole batch of contacts) ----------
 
@@ -698,7 +698,7 @@ class Tx:
 
     async def timeline_of(self, ticket_id: int) -> list[Row]:
         q = select(timeline).where(timeline.c.ticket_id == ticket_id).order_by(timeline.c.id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def copy_timeline(self, from_ticket: int, to_ticket: int, note: str) -> None:
         """Copy one ticket's timeline onto another (merge keeps both histories)."""
@@ -759,7 +759,7 @@ class Tx:
             .where(dispatches.c.ticket_id == ticket_id)
             .order_by(dispatches.c.hop, dispatches.c.id)
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def dispatch_by_code(self, number: str, code: str) -> Row | None:
         q = (
@@ -775,17 +775,17 @@ class Tx:
 
     async def ratings_of(self, ticket_id: int) -> list[Row]:
         q = select(ratings).where(ratings.c.ticket_id == ticket_id).order_by(ratings.c.id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     # -- reference data --------------------------------------------------------------
 
     async def departments(self) -> list[Row]:
         q = select(departments).order_by(departments.c.code)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def categories(self) -> list[Row]:
         q = select(categories).order_by(categories.c.sort, categories.c.code)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def upsert_department(self, values: Mapping[str, Any]) -> None:
         stmt = self._insert(departments).values(**values)
@@ -803,7 +803,7 @@ class Tx:
 
     async def calendar_overrides(self) -> list[Row]:
         q = select(calendar_overrides).order_by(calendar_overrides.c.day)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def upsert_calendar_override(
         self, day: date, is_workday: bool, name: str, at: datetime
@@ -845,7 +845,7 @@ class Tx:
         )
         if self.dialect == "postgresql":
             q = q.with_for_update(skip_locked=True)
-        rows = _rows(await self.conn.execute(q))
+        rows = await self.rows(q)
         if rows:
             await self.conn.execute(
                 outbox.update()
@@ -870,7 +870,7 @@ class Tx:
             q = q.where(outbox.c.status == status)
         if ticket_id is not None:
             q = q.where(outbox.c.ticket_id == ticket_id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -899,15 +899,15 @@ class Tx:
 
     async def call_marks_of(self, call_id: str) -> list[Row]:
         q = select(call_marks).where(call_marks.c.call_id == call_id).order_by(call_marks.c.id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def calls_between(self, start: datetime, end: datetime) -> list[Row]:
         q = select(calls).where(calls.c.started_at >= start, calls.c.started_at < end)
-        return _rows(await self.conn.execute(q.order_by(calls.c.id)))
+        return await self.rows(q.order_by(calls.c.id))
 
     async def calls_of_ticket(self, ticket_id: int) -> list[Row]:
         q = select(calls).where(calls.c.ticket_id == ticket_id).order_by(calls.c.id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def missed_calls(self, done: bool = False) -> list[Row]:
         """Abandoned calls waiting for (or given) a callback."""
@@ -915,7 +915,7 @@ class Tx:
         q = q.where(
             calls.c.callback_done_at.is_not(None) if done else calls.c.callback_done_at.is_(None)
         )
-        return _rows(await self.conn.execute(q.order_by(calls.c.callback_due_at)))
+        return await self.rows(q.order_by(calls.c.callback_due_at))
 
     async def tickets_of_citizen(self, citizen_id: int, limit: int = 5) -> list[Row]:
         q = (
@@ -924,7 +924,7 @@ class Tx:
             .order_by(tickets.c.id.desc())
             .limit(limit)
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def user_by_extension(self, extension: str) -> Row | None:
         row = (
@@ -940,7 +940,7 @@ class Tx:
 
     async def dispatch_rules(self) -> list[Row]:
         q = select(dispatch_rules).where(dispatch_rules.c.active.is_(True))
-        return _rows(await self.conn.execute(q.order_by(dispatch_rules.c.id)))
+        return await self.rows(q.order_by(dispatch_rules.c.id))
 
     async def replace_dispatch_rules(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """The admins' whole table at once (what the rules page saves)."""
@@ -961,7 +961,7 @@ class Tx:
                 t.due_at <= now,
             ),
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def warnings_given(self, ticket_ids: Sequence[int]) -> dict[int, set[str]]:
         """The deadline warnings already on these tickets' timelines."""
@@ -988,7 +988,7 @@ class Tx:
         return dict(row) if row else None
 
     async def list_users(self) -> list[Row]:
-        return _rows(await self.conn.execute(select(users).order_by(users.c.id)))
+        return await self.rows(select(users).order_by(users.c.id))
 
     async def update_user(self, user_id: int, values: Mapping[str, Any]) -> None:
         await self.conn.execute(users.update().where(users.c.id == user_id).values(**values))
@@ -1019,7 +1019,7 @@ class Tx:
         q = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
         if ticket_id is not None:
             q = q.where(audit_log.c.ticket_id == ticket_id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     # -- mayor's mailbox: IMAP cursors, mail threads, query codes, publications ---------
 
@@ -1067,7 +1067,7 @@ class Tx:
             .where(mail_threads.c.ticket_id == ticket_id)
             .order_by(mail_threads.c.at, mail_threads.c.message_id)
         )
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def set_query_code(self, ticket_id: int, code: str) -> str:
         """Give the ticket this query code unless it has one; returns the one it has."""
@@ -1125,7 +1125,7 @@ class Tx:
             .limit(limit)
             .offset(offset)
         )
-        return _rows(await self.conn.execute(q)), total
+        return await self.rows(q), total
 
     # -- end of mayor's mailbox ---------------------------------------------------------
 
@@ -1173,7 +1173,7 @@ class Tx:
         if departments is not None:
             q = q.where(channel_bindings.c.department.in_(list(departments)))
         q = q.order_by(channel_bindings.c.department, channel_bindings.c.chat_id)
-        return _rows(await self.conn.execute(q))
+        return await self.rows(q)
 
     async def last_contacts_from(
         self, channel: str, kind: str, values: Sequence[str]
