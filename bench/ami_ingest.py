@@ -25,7 +25,7 @@ from connectors.asterisk.intake import AsteriskConnector
 from connectors.asterisk.session import AmiConfig, AmiSession, CallUpdate
 from connectors.asterisk.tracker import CallEnded
 from hotline.demo import load_reference_data
-from hotline.runtime import tune_gc
+from hotline.runtime import tune_process
 from router.telephony import TelephonyDesk
 from tickets.bus import InProcessBus
 from tickets.calls import CallLog
@@ -206,7 +206,7 @@ async def screen_pop_delay(frames: list[Frame], prefix: str) -> dict[str, float]
         await server.ready.wait()
         await connector.session.wait_connected(10)
         await asyncio.sleep(0.2)
-        tune_gc()  # as `hotline serve` does once it is up
+        tune_process()  # as `hotline serve` does once it is up
         writer = server.writers[0]
         total = POP_RATE * POP_SECONDS
         suffix = next(f.get("Linkedid", "") for f in frames if f.get("Linkedid")).split(".")[1]

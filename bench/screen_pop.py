@@ -32,7 +32,7 @@ from bench.ami_ingest import StreamServer, call_template, one_call
 from connectors.asterisk.intake import AsteriskConnector
 from hotline.bootstrap import build
 from hotline.demo import load_reference_data
-from hotline.runtime import tune_gc
+from hotline.runtime import tune_process
 from hotline.settings import load_settings
 from tickets.model import Role
 
@@ -149,7 +149,7 @@ async def center_side() -> dict[str, Any]:
         await asterisk.session.wait_connected(10)
         print("ami connected", file=sys.stderr, flush=True)
         await asyncio.sleep(0.5)  # resync answered, sockets settled
-        tune_gc()  # as `hotline serve` does once it is up
+        tune_process()  # as `hotline serve` does once it is up
         writer = ami.writers[0]
         suffix = next(f.get("Linkedid", "") for f in frames if f.get("Linkedid")).split(".")[1]
         sent: dict[str, tuple[float, str]] = {}

@@ -43,7 +43,7 @@ from connectors.wechat.crypto import CallbackCrypto, signature
 from connectors.wechat.messages import WechatMessage, parse_xml
 from hotline.bootstrap import build
 from hotline.demo import load_reference_data
-from hotline.runtime import tune_gc
+from hotline.runtime import tune_process
 from hotline.settings import load_settings
 from tests.fakes.wechat_api import WechatApiFake
 from tickets.bus import Handler, InProcessBus, Wanted
@@ -230,7 +230,7 @@ async def measure(
     center.app.cleanup_ctx.clear()
     if whole:
         await center.start_background()
-    tune_gc()  # as `hotline serve` does once it is up
+    tune_process()  # as `hotline serve` does once it is up
     runner, url = await serve(center.app)
     load = os.getloadavg()[0]
     try:

@@ -20,7 +20,7 @@ from agent_console.web import SERVICES
 from connectors.asterisk.replay import replay_file
 from hotline.bootstrap import Center, build
 from hotline.demo import load_demo, load_standard_categories
-from hotline.runtime import tune_gc
+from hotline.runtime import tune_process
 from hotline.settings import Settings, SettingsError, load_settings, masked
 from reports.text import as_csv, as_table
 from reports.views import Period, PeriodError, ranking_view
@@ -97,7 +97,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         await _first_start(center, demo)
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
-        tune_gc()
+        tune_process()
         url = f"http://{settings.host}:{settings.port}/"
         click.echo(
             f"Hotline 12345 is serving on {url}  (database: {_db_label(settings)})", err=False
