@@ -549,6 +549,9 @@ class TicketService:
             point = _reply_point([{"channel": c.channel.value, "identity": identity}])
             if point is not None:
                 payload = self._notice_payload(values)
+                # When the citizen wrote: a sender whose channel lets it answer only for a
+                # while after that (WeChat's 48 hours) need not look it up.
+                payload["wrote_at"] = c.received_at.isoformat()
                 key = f"accepted:{ticket_id}"
                 rows.append(
                     pending_outbound(point[0], "accepted", point[1], payload, key, ticket_id, now)

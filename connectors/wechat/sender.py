@@ -38,7 +38,7 @@ class WechatSender:
     async def __call__(self, m: OutboundMessage) -> dict[str, Any] | None:
         """Send `m`; SendError(permanent=…) when WeChat or the network refuses."""
         try:
-            if await self._in_window(m.recipient):
+            if await self._in_window(m):
                 try:
                     return await self._custom(m)
                 except ApiError as e:
@@ -51,10 +51,15 @@ class WechatSender:
         except ApiUnavailable as e:
             raise SendError(str(e)) from e
 
-    async def _in_window(self, openid: str) -> bool:
+    async def _in_window(self, m: OutboundMessage) -> bool:
         if self.last_seen is None or self.now is None:
             return True  # try; WeChat answers 45015 outside the window
-        seen = await self.last_seen(openid)
+        # A message the notice says the citizen wrote opens the window at least that long
+        # (a later one only extends it): no need to ask when they wrote last.
+        wrote = _when(m.payload.get("wrote_at"))
+        if wrote is not None and self.now() - wrote < WINDOW:
+            return True
+        seen = await self.last_seen(m.recipient)
         return seen is not None and self.now() - seen < WINDOW
 
     async def _custom(self, m: OutboundMessage) -> dict[str, Any]:
@@ -86,6 +91,15 @@ class WechatSender:
             client_msg_id=m.dedupe_key,
         )
         return {"via": "template", "msgid": data.get("msgid")}
+
+
+def _when(value: Any) -> datetime | None:
+    """An ISO time with its zone from a payload (None if there is none, or it is not one)."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return at if at is not None and at.tzinfo is not None else None
 
 
 def template_data(

@@ -49,6 +49,8 @@ async def test_wechat_citizen_gets_accepted_dispatched_result_and_rating_request
     ]
     assert messages[2]["payload"]["result_text"] == "已处理"
     assert messages[1]["payload"]["department_name"] == "市城市管理局"
+    # when the citizen wrote (WeChat's 48-hour window is counted from it)
+    assert messages[0]["payload"]["wrote_at"] == contact.received_at.isoformat()
     # the same event delivered twice makes no second message
     await service.bus.drain()
     assert len(await outbox.messages()) == 4

@@ -43,8 +43,12 @@ class Out:
     seen: dict[str, datetime]
     clock: FakeClock
 
-    async def enqueue(self, kind: str, key: str, recipient: str = OPENID) -> None:
-        await self.outbox.enqueue("wechat", kind, recipient, PAYLOAD, key)
+    asked: list[str]  # OpenIDs whose last message the sender looked up
+
+    async def enqueue(
+        self, kind: str, key: str, recipient: str = OPENID, **payload: str
+    ) -> None:
+        await self.outbox.enqueue("wechat", kind, recipient, {**PAYLOAD, **payload}, key)
 
 
 @pytest_asyncio.fixture
@@ -54,8 +58,10 @@ async def out(
     fake, base = wechat_fake
     api = WechatApi(APP_ID, fake.app_secret, base_url=base)
     seen: dict[str, datetime] = {OPENID: clock() - timedelta(hours=1)}
+    asked: list[str] = []
 
     async def last_seen(openid: str) -> datetime | None:
+        asked.append(openid)
         return seen.get(openid)
 
     sender = WechatSender(
@@ -63,7 +69,7 @@ async def out(
         rating_url="https://12345.example.gov.cn/rate/{ticket}",
     )  # fmt: skip
     outbox = Outbox(service.store, clock)
-    yield Out(fake, api, outbox, OutboxWorker(outbox, {"wechat": sender}), seen, clock)
+    yield Out(fake, api, outbox, OutboxWorker(outbox, {"wechat": sender}), seen, clock, asked)
     await api.close()
 
 
@@ -115,6 +121,24 @@ async def test_outside_the_window_a_template_message_is_sent(out: Out) -> None:
     assert "5非常满意" in rating.body["data"]["remark"]["value"]
     results = [m["result"] for m in await out.outbox.messages()]
     assert results == [{"via": "template", "msgid": 1000}, {"via": "template", "msgid": 1001}]
+
+
+async def test_a_notice_that_says_when_the_citizen_wrote_needs_no_lookup(out: Out) -> None:
+    """An "accepted" notice carries the time of the message that opened the ticket: inside
+    48 hours of it the window is open whatever came later; past them, the last message
+    decides (here none is known, so a template goes)."""
+    now = out.clock()
+    await out.enqueue("accepted", "accepted:1", wrote_at=(now - timedelta(hours=47)).isoformat())
+    await out.enqueue("accepted", "accepted:2", "oWx_other", wrote_at=(now - timedelta(hours=49)).isoformat())  # noqa: E501
+    await out.enqueue("accepted", "accepted:3", "oWx_third", wrote_at="not a time")
+    await out.worker.run_once()
+    by_user = {r.body["touser"]: r.path for r in out.fake.sent()}
+    assert by_user == {
+        OPENID: "/cgi-bin/message/custom/send",
+        "oWx_other": "/cgi-bin/message/template/send",
+        "oWx_third": "/cgi-bin/message/template/send",
+    }
+    assert sorted(out.asked) == ["oWx_other", "oWx_third"]
 
 
 async def test_window_closed_on_wechat_side_falls_back_to_template(out: Out) -> None:
