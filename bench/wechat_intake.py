@@ -246,8 +246,8 @@ async def measure(
             await _settled(center.store, whole)
             bares.append(float(await run_client("rate", bare_url, "b", base_time, N)))  # type: ignore[arg-type]
             rates.append(float(await run_client("rate", url, f"r{k}", base_time, N)))  # type: ignore[arg-type]
-            if whole:  # the notices the round left to send, and how fast they go out
-                sending.append(await _backlog_sent(center.store))
+            if whole and (sent := await _backlog_sent(center.store)) is not None:
+                sending.append(sent)  # how fast the notices the round left pending go out
         n_lat = RATE * LATENCY_SECONDS
         lat: list[float] = sorted(await run_client("latency", url, "l", base_time + N, n_lat))  # type: ignore[call-overload]
         stored, notices = await _settled(center.store, whole)
@@ -268,15 +268,15 @@ async def measure(
     )
 
 
-async def _backlog_sent(store: Store) -> float:
+async def _backlog_sent(store: Store) -> float | None:
     """Notices a second while the center sends the "accepted" notices a round left
-    pending (the intake quiet): from now until none is pending."""
+    pending (the intake quiet): from now until none is pending (None: none was)."""
     start = time.perf_counter()
     backlog = pending = await _pending(store)
     while pending and time.perf_counter() - start < 120:
         await asyncio.sleep(0.02)
         pending = await _pending(store)
-    return backlog / (time.perf_counter() - start) if backlog else 0.0
+    return backlog / (time.perf_counter() - start) if backlog else None
 
 
 async def _pending(store: Store) -> int:
@@ -331,7 +331,7 @@ class Figures:
     stored: int
     notices: dict[str, int]
     load: float  # 1-minute load average when the phase started
-    notices_per_s: float  # the median round's backlog of notices sent a second after it
+    notices_per_s: float  # notices sent a second after a round, of its backlog (median)
 
     @property
     def rate(self) -> float:
