@@ -121,8 +121,7 @@ class Center:
         """Connectors on, outbox worker running (what `hotline serve` adds to start)."""
         for connector in self.connectors:
             await connector.start()
-        tickets = self.tickets
-        worker = OutboxWorker(self.outbox, self.senders, busy=lambda: tickets.accepting)
+        worker = OutboxWorker(self.outbox, self.senders, paused=self.tickets.intake_paused)
         self._tasks.append(asyncio.create_task(worker.run(), name="outbox"))
         watcher = DeadlineWatcher(self.tickets, self.tickets.clock)
         self._tasks.append(asyncio.create_task(watcher.run(), name="deadlines"))

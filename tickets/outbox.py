@@ -29,7 +29,6 @@ CLAIM_LIMIT = 100  # messages leased per pass
 # few enough that a pass never holds the event loop long away from the intake.
 SENDING_AT_ONCE = 16
 GIVE_WAY_SECONDS = 1.0  # the longest a pass waits for the intake to pause
-GIVE_WAY_STEP = 0.005
 # Within a pass, each send waits this long at most for a batch being committed: a backlog
 # of notices (after a burst) goes out between acceptances, not through them, and still
 # goes out under a load that never pauses.
@@ -128,9 +127,10 @@ class Outbox:
 class OutboxWorker:
     """Sends due messages through the sender of their channel, one lease at a time.
 
-    `busy` says when the center is accepting contacts: a pass then waits (up to
-    GIVE_WAY_SECONDS) so the answers WeChat and the others wait for go first, and the
-    notices follow a moment later instead of slowing every acceptance down.
+    `paused(longest)` waits, at most that long, for the center to stop accepting
+    contacts: a pass waits (up to GIVE_WAY_SECONDS) so the answers WeChat and the others
+    wait for go first, and the notices follow a moment later instead of slowing every
+    acceptance down.
     """
 
     def __init__(
@@ -138,18 +138,16 @@ class OutboxWorker:
         outbox: Outbox,
         senders: Mapping[str, Sender],
         poll_seconds: float = 2.0,
-        busy: Callable[[], bool] | None = None,
+        paused: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.outbox = outbox
         self.senders = senders
         self.poll_seconds = poll_seconds
-        self.busy = busy
+        self.paused = paused
 
     async def _give_way(self, longest: float = GIVE_WAY_SECONDS) -> None:
-        waited = 0.0
-        while self.busy is not None and self.busy() and waited < longest:
-            await asyncio.sleep(GIVE_WAY_STEP)
-            waited += GIVE_WAY_STEP
+        if self.paused is not None:
+            await self.paused(longest)
 
     async def run_once(self) -> int:
         """Send what is due now; returns how many were attempted."""

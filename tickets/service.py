@@ -260,10 +260,10 @@ class TicketService:
 
     # -- accept ------------------------------------------------------------------------
 
-    @property
-    def accepting(self) -> bool:
-        """Contacts are being committed right now (background work may give way)."""
-        return self._intake.busy
+    async def intake_paused(self, longest: float) -> None:
+        """Return once no contact is being committed, or after `longest` seconds: when
+        background work gives way to the intake."""
+        await self._intake.paused(longest)
 
     async def accept(self, contact: InboundContact) -> AcceptResult:
         """Make the contact durable, once: a repeat (channel, external_id) changes nothing.
@@ -298,22 +298,25 @@ class TicketService:
                     outcomes.append(await self._accept_single(c))
                 except Exception as exc:
                     outcomes.append(exc)
-        for c, outcome in zip(contacts, outcomes, strict=True):
-            if isinstance(outcome, AcceptResult) and not outcome.duplicate:
-                await self._publish(
-                    ContactAccepted(
-                        at=self.clock(),
-                        ticket_id=outcome.ticket_id,
-                        ticket_number=outcome.ticket_number,
-                        contact_id=outcome.contact_id,
-                        channel=c.channel.value,
-                        created_ticket=outcome.created_ticket,
-                        urgent=outcome.created_ticket and self._urgent(c),
-                        conversation=outcome.conversation,
-                        category=outcome.category,
-                        language=language_of(c.text) if outcome.conversation else None,
-                    )
+        at = self.clock()
+        await self.bus.publish_many(
+            [
+                ContactAccepted(
+                    at=at,
+                    ticket_id=outcome.ticket_id,
+                    ticket_number=outcome.ticket_number,
+                    contact_id=outcome.contact_id,
+                    channel=c.channel.value,
+                    created_ticket=outcome.created_ticket,
+                    urgent=outcome.created_ticket and self._urgent(c),
+                    conversation=outcome.conversation,
+                    category=outcome.category,
+                    language=language_of(c.text) if outcome.conversation else None,
                 )
+                for c, outcome in zip(contacts, outcomes, strict=True)
+                if isinstance(outcome, AcceptResult) and not outcome.duplicate
+            ]
+        )
         return outcomes
 
     async def _accept_single(self, contact: InboundContact) -> AcceptResult:

@@ -78,3 +78,32 @@ async def test_a_submitter_who_stops_waiting_costs_the_batch_nothing() -> None:
         await gone
     assert run.batches == [[1, 2]]  # its item was still in the batch, run as planned
     assert await commit.submit(3) == 30
+
+
+async def test_a_pause_is_awaited_without_polling_and_never_longer_than_asked() -> None:
+    """`paused` returns at once when nothing runs, when the running batches end, or
+    after the longest wait it was given; one waiter timing out leaves the others waiting."""
+    run = Runner()
+    commit: GroupCommit[int, int] = GroupCommit(run)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await commit.paused(10)  # nothing runs
+    assert loop.time() - start < 0.05
+    run.release.clear()
+    item = asyncio.ensure_future(commit.submit(1))
+    await asyncio.sleep(0)
+    start = loop.time()
+    await commit.paused(0.05)  # the batch holds on: back after the longest wait
+    assert 0.05 <= loop.time() - start < 1
+    long_wait = asyncio.ensure_future(commit.paused(10))
+    short_wait = asyncio.ensure_future(commit.paused(0.01))
+    await short_wait
+    assert not long_wait.done()
+    late = asyncio.ensure_future(commit.submit(2))  # queued behind the running batch
+    await asyncio.sleep(0.01)
+    start = loop.time()
+    run.release.set()  # both batches run; the pause comes after the last
+    await long_wait
+    assert loop.time() - start < 1
+    assert item.done() and late.done() and not commit.busy
+    assert run.batches == [[1], [2]]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from tests.fakes.clock import FakeClock
 from tickets import outbox as outbox_module
+from tickets.group_commit import GroupCommit
 from tickets.model import OutboundMessage, SendError
 from tickets.outbox import Outbox, OutboxWorker, backoff
 from tickets.store import Store
@@ -132,16 +134,24 @@ async def test_sends_wait_for_the_intake_between_acceptances_but_never_stop(
     box = Outbox(store, clock)
     for i in range(3):
         await box.enqueue("wechat", "text", "o1", {"text": str(i)}, f"k{i}")
-    busy = True
+    committing = asyncio.Event()  # set: the batch being committed ends
+
+    async def commit(items: Sequence[int]) -> list[int | Exception]:
+        await committing.wait()
+        return list(items)
+
+    intake: GroupCommit[int, int] = GroupCommit(commit)
     sent_while_busy: list[bool] = []
 
     async def record(m: OutboundMessage) -> dict[str, Any]:
-        sent_while_busy.append(busy)
+        sent_while_busy.append(intake.busy)
         return {}
 
-    worker = OutboxWorker(box, {"wechat": record}, busy=lambda: busy)
+    worker = OutboxWorker(box, {"wechat": record}, paused=intake.paused)
     # A load that never pauses: the pass waits GIVE_WAY_SECONDS, then every send its own
     # short while, and all three are sent.
+    held = asyncio.ensure_future(intake.submit(1))
+    await asyncio.sleep(0)
     loop = asyncio.get_running_loop()
     start = loop.time()
     await worker._give_way()
@@ -155,13 +165,13 @@ async def test_sends_wait_for_the_intake_between_acceptances_but_never_stop(
     sent_while_busy.clear()
 
     async def pause_soon() -> None:
-        nonlocal busy
         await asyncio.sleep(0.02)
-        busy = False
+        committing.set()
 
     pausing = asyncio.create_task(pause_soon())
     start = loop.time()
     assert await worker.run_once() == 3
     await pausing
+    assert await held == 1
     assert sent_while_busy == [False, False, False]
     assert loop.time() - start < outbox_module.SEND_GIVES_WAY_SECONDS * 3
