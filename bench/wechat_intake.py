@@ -280,7 +280,7 @@ async def _backlog_sent(store: Store) -> float | None:
 
 
 async def _pending(store: Store) -> int:
-    """"Accepted" notices not sent yet."""
+    """The "accepted" notices not sent yet."""
     async with store.read() as tx:
         q = (
             select(func.count())

@@ -84,8 +84,9 @@ class InProcessBus:
         order (a burst of contacts commits dozens at once: a task per event and per
         subscriber cost the intake more than the subscriber's own work).
         """
+        inline_handlers = list(self._inline)  # one may unsubscribe itself meanwhile
         for event in events:
-            for inline in list(self._inline):
+            for inline in inline_handlers:
                 try:
                     inline(event)
                 except Exception:
