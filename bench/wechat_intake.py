@@ -5,16 +5,18 @@ the bare aiohttp handler only verifies, decrypts and parses, then answers "succe
 center's /wechat/callback also commits each contact (SQLite, WAL, synchronous=FULL), with
 the citizen's "accepted" notice in the same transaction, before answering. Each figure:
 the full rate (closed loop, 64 in flight), then p50/p99 at 300 messages/s (open loop),
-from a load process of its own. The full rates are taken in rounds, each center's
-alternating with the bare handler's (which keeps serving beside it, in this process: each
-bare round starts once the center has sent its backlog), and each side's median is used:
-the same machine's speed drifts by a fifth within minutes, and a ratio of two measures
-taken minutes apart would measure the drift. The center runs twice, back to
-back: intake alone (no after-commit subscribers, no background work), then the whole
-center as `hotline serve` runs it (every bus subscriber, the outbox worker sending the
-notices to a fake WeChat API in a process of its own, deadline watch, online desk, …). The
-figure the target is about is the whole center's; the intake-alone run says how much of it
-the subscribers cost. After each of the whole center's rounds, the rate at which it sends
+from a load process of its own, kept on a core of its own (`_load_core`): WeChat's servers
+are not on our machine, and left free to move, the load shared the servers' cores with
+their event loop at times. The full rates are taken in rounds, each center's alternating
+with the bare handler's (which keeps serving beside it, in this process: each bare round
+starts once the center has sent its backlog), and each side's median is used: the same
+machine's speed drifts by a fifth within minutes, and a ratio of two measures taken
+minutes apart would measure the drift. The center runs twice, back to back: intake alone
+(no after-commit subscribers, no background work), then the whole center as `hotline
+serve` runs it (every bus subscriber, the outbox worker sending the notices to a fake
+WeChat API in a process of its own, deadline watch, online desk, …). The figure the
+target is about is the whole center's; the intake-alone run says how much of it the
+subscribers cost. After each of the whole center's rounds, the rate at which it sends
 the notices the round left pending is timed too. The machine's load average is printed
 with each phase (other work on the same cores shows there). The last line printed is one
 JSON object.
@@ -171,8 +173,17 @@ async def latency(url: str, reqs: list[Request], rate: int) -> list[float]:
         return list(await asyncio.gather(*tasks))
 
 
+def _load_core() -> None:
+    """Keep this process (the load, the fake API: WeChat's side) on the last core it may
+    use, when it may use two or more; the servers stay free to use every core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) > 1:
+        os.sched_setaffinity(0, {cores[-1]})
+
+
 def _client(phase: str, url: str, prefix: str, base_time: int, n: int, out: Queue[object]) -> None:
     """One load phase in a process of its own (WeChat's servers are not ours to slow down)."""
+    _load_core()
     reqs = messages(n, prefix, base_time)
     if phase == "rate":
         out.put(asyncio.run(full_rate(url, reqs)))
@@ -200,6 +211,7 @@ async def run_client(phase: str, url: str, prefix: str, base_time: int, n: int) 
 
 def _fake_api(port: int) -> None:
     """The fake WeChat API the whole center's outbox sends to, in a process of its own."""
+    _load_core()
     fake = WechatApiFake(app_id=APP_ID, app_secret=APP_SECRET)
     web.run_app(fake.app(), host="127.0.0.1", port=port, print=None, access_log=None)
 
