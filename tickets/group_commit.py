@@ -1,9 +1,10 @@
 """Group commit: work items that arrive together are handled as one batch.
 
 The first submitter starts a drain task; everything queued while a batch runs goes into
-the next batch. Each submitter waits for its own outcome only; a caller that gives up
-does not cancel the batch its item is in. Background work can wait for a pause between
-batches (`paused`) without polling for one.
+the next batch, which starts once the callers of the last one have gone on with their
+outcomes. Each submitter waits for its own outcome only; a caller that gives up does not
+cancel the batch its item is in. Background work can wait for a pause between batches
+(`paused`) without polling for one.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ class GroupCommit(Generic[T, R]):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+            if self._queue:
+                # The callers just answered go first: a runner works up to its first real
+                # wait without giving the loop back (the intake binds a whole batch so),
+                # and their answers would wait for all of it.
+                await asyncio.sleep(0)
 
 
 def _settle(waiter: asyncio.Future[None]) -> None:

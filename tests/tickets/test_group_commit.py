@@ -39,6 +39,32 @@ async def test_what_arrives_while_a_batch_runs_is_the_next_batch() -> None:
     assert not commit.busy
 
 
+async def test_a_batch_is_answered_before_the_next_one_starts() -> None:
+    # A runner does its work up to its first real wait without giving the loop back (the
+    # intake binds a whole batch so): the callers of the batch before must hear first.
+    log: list[str] = []
+    release = asyncio.Event()
+
+    async def run(items: Sequence[int]) -> list[int | Exception]:
+        log.append(f"run {list(items)}")
+        await release.wait()
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(run)
+
+    async def caller(i: int) -> None:
+        await commit.submit(i)
+        log.append(f"heard {i}")
+
+    first = asyncio.ensure_future(caller(1))
+    await asyncio.sleep(0)
+    later = [asyncio.ensure_future(caller(i)) for i in (2, 3)]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, *later)
+    assert log == ["run [1]", "heard 1", "run [2, 3]", "heard 2", "heard 3"]
+
+
 async def test_each_submitter_hears_its_own_outcome() -> None:
     run = Runner()
     commit: GroupCommit[int, int] = GroupCommit(run)
