@@ -17,7 +17,6 @@ from tickets.events import (
     ContactAccepted,
     DeadlinesRecomputed,
     DeadlineWarning,
-    DomainEvent,
     TicketChanged,
 )
 from tickets.forgery import code_matches, dispatch_code
@@ -651,7 +650,7 @@ class TicketService:
                 continue
         else:
             raise Conflict("the ticket is being changed by someone else; try again")
-        await self._publish(
+        await self.bus.publish(
             TicketChanged(
                 at=now,
                 ticket_id=row["id"],
@@ -1054,7 +1053,7 @@ class TicketService:
             talk = await open_conversations(
                 tx, [Arrival(new_id, first["channel"], language, True)], now
             ) if first["channel"] in ONLINE_CHANNELS else {}  # fmt: skip
-        await self._publish(
+        await self.bus.publish(
             ContactAccepted(
                 at=now,
                 ticket_id=new_id,
@@ -1205,7 +1204,7 @@ class TicketService:
                 )
                 changed.append((row["id"], row["number"]))
         if changed:
-            await self._publish(
+            await self.bus.publish(
                 DeadlinesRecomputed(at=now, ticket_ids=tuple(i for i, _ in changed))
             )
         return [n for _, n in changed]
@@ -1306,7 +1305,7 @@ class TicketService:
                 departments = tuple(d["department"] for d in await tx.ticket_departments(row["id"]))
         except StaleTicket:
             raise Conflict("the ticket is being changed by someone else; try again") from None
-        await self._publish(
+        await self.bus.publish(
             TicketChanged(
                 at=now,
                 ticket_id=row["id"],
@@ -1681,9 +1680,6 @@ class TicketService:
             "department_name": self.tree.name(hop["department"], locale),
             "dispatched_at": _jsonable(hop["dispatched_at"]),
         }
-
-    async def _publish(self, event: DomainEvent) -> None:
-        await self.bus.publish(event)
 
 
 _REPLY_KEYS = {"wechat": "wechat_openid", "telegram": "telegram_id", "mailbox": "email"}
