@@ -175,7 +175,10 @@ async def latency(url: str, reqs: list[Request], rate: int) -> list[float]:
 
 def _load_core() -> None:
     """Keep this process (the load, the fake API: WeChat's side) on the last core it may
-    use, when it may use two or more; the servers stay free to use every core."""
+    use, when it may use two or more (and the system lets it choose); the servers stay free
+    to use every core."""
+    if not hasattr(os, "sched_setaffinity"):
+        return
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) > 1:
         os.sched_setaffinity(0, {cores[-1]})
