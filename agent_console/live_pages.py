@@ -66,8 +66,11 @@ async def workspace(request: web.Request) -> web.Response:
             lines=sorted(svc.desk.lines()) if svc.desk and telephony else [],
             line_names={
                 code: line.name(locale_of(request))
-                + (f" · {t('admin.lines.kind_three_way', locale_of(request))}"
-                   if line.kind == "three_way" else "")
+                + (
+                    f" · {t('admin.lines.kind_three_way', locale_of(request))}"
+                    if line.kind == "three_way"
+                    else ""
+                )
                 for code, line in ((svc.desk.transfer_lines or {}) if svc.desk else {}).items()
             },
             pause_reasons=PAUSE_REASONS,

@@ -19,5 +19,6 @@ fi
 HOTLINE_EXTRAS="[test]" bash scripts/install.sh
 export PATH="$PWD/.venv/bin:$PATH" NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
 ruff check .
+ruff format --check .
 mypy
 python -m pytest -q "$@"

@@ -850,8 +850,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.cat.limit_hours": ("时限(小时)", "Limit (hours)"),
     "admin.cat.limit_hint": (
         "两项只填一项;都不填时按复杂度使用中心默认时限。",
-        "Fill in one of the two; with neither, the center's default for the complexity "
-        "applies.",
+        "Fill in one of the two; with neither, the center's default for the complexity applies.",
     ),
     "admin.cat.urgent_label": (
         "紧急:受理后按派单规则即时交办,按小时计时",
@@ -977,8 +976,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "admin.sla.service_level_seconds": ("接通时限", "Service level threshold"),
     "admin.sla.service_level_seconds_help": (
         "排队在此秒数内接通的来电计入服务水平(如 80/15)。",
-        "Calls answered within this many seconds count towards the service level (e.g. "
-        "80/15).",
+        "Calls answered within this many seconds count towards the service level (e.g. 80/15).",
     ),
     "admin.sla.after_call_seconds": ("话后处理时长", "After-call work"),
     "admin.sla.after_call_seconds_help": (

@@ -171,9 +171,7 @@ async def day_counts(tx: Tx, days: Sequence[str]) -> list[Row]:
     return await tx.rows(q)
 
 
-async def store_day_counts(
-    tx: Tx, day: str, rows: Sequence[dict[str, object]], total: int
-) -> None:
+async def store_day_counts(tx: Tx, day: str, rows: Sequence[dict[str, object]], total: int) -> None:
     """Keep one complete day's counts; a day another process stored first is left as it is."""
     if await counted_days(tx, [day]):
         return

@@ -492,9 +492,7 @@ class TicketService:
             if slot is None:
                 slot = len(rows)
                 # every kind named (None where it has none): one insert takes them all
-                rows.append(
-                    {**_NO_KEYS, **dict(ks), "name": c.citizen.name, "created_at": now}
-                )
+                rows.append({**_NO_KEYS, **dict(ks), "name": c.citizen.name, "created_at": now})
             elif any(rows[slot].get(k) not in (None, v) for k, v in ks):
                 raise _CarefulPath("two new identities overlap in one batch")
             for k in ks:

@@ -162,6 +162,7 @@ _NEW_TICKET_FIGURES: dict[str, Any] = {name: None for name in sorted(FIGURE_COLU
 def _created_figures(ticket_id: int, values: Mapping[str, Any]) -> Row:
     return {"id": ticket_id, **{k: values.get(k, v) for k, v in _NEW_TICKET_FIGURES.items()}}
 
+
 DISPATCH_FIGURE_COLUMNS = frozenset({"ticket_id", "hop", "kind", "department", "returned_at"})
 
 
@@ -1332,7 +1333,12 @@ _JSON_ENCODE = (
         None,  # no check for circular values: rows carry plain data
         json.JSONEncoder().default,
         json.encoder.encode_basestring_ascii,  # type: ignore[attr-defined]
-        None, ": ", ", ", False, False, True,
+        None,
+        ": ",
+        ", ",
+        False,
+        False,
+        True,
     )  # fmt: skip
     if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
     else None

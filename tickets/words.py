@@ -42,11 +42,7 @@ def load() -> jieba.Tokenizer:
 
 def terms(text: str) -> list[str]:
     """The meaningful words of `text`, in order, repeats kept (for counting)."""
-    return [
-        w
-        for w in load().lcut(text or "")
-        if _WORD.fullmatch(w) and w not in STOP_WORDS
-    ]
+    return [w for w in load().lcut(text or "") if _WORD.fullmatch(w) and w not in STOP_WORDS]
 
 
 def query_terms(text: str) -> list[str]:

@@ -139,8 +139,15 @@ async def test_knowledge_base_by_role(login: Any) -> None:
     article = {"title": "占道经营", "body": "两个工作日内核查。", "expires_on": "2027-06-30"}
     draft = (await cg.call("POST", "/api/v1/knowledge", article, status=201))["id"]
     gets = {
-        "/knowledge": {"agent": 200, "sup": 200, "admin": 200, "cg": 200, "cg_jinniu": 200,
-                       "eco": 200, "police": 200},
+        "/knowledge": {
+            "agent": 200,
+            "sup": 200,
+            "admin": 200,
+            "cg": 200,
+            "cg_jinniu": 200,
+            "eco": 200,
+            "police": 200,
+        },
         "/knowledge/new": {"cg": 200, "cg_jinniu": 200, "eco": 200},
         "/knowledge/review": {"sup": 200, "admin": 200},
         "/api/v1/knowledge/review": {"sup": 200, "admin": 200},

@@ -14,6 +14,7 @@ from tickets.model import Channel, CitizenIdentity, InboundContact
 
 pytestmark = pytest.mark.browser
 
+
 async def _sign_in(page: Page, base: str, username: str) -> None:
     await page.goto(base + "/login")
     await page.fill("input[name=username]", username)

@@ -30,4 +30,4 @@ async def test_the_other_paged_lists_render(center: Center, login: Any) -> None:
     for path in ("/knowledge", "/reviews"):
         resp = await sup.client.get(path)
         assert resp.status == 200, path
-        assert "class=\"pager\"" not in await resp.text()  # one page: no pager
+        assert 'class="pager"' not in await resp.text()  # one page: no pager

@@ -302,9 +302,7 @@ async def test_tickets_made_and_changed_in_one_transaction_are_counted_as_they_e
             "tickets", [_new_ticket(n, at, district=None) for n in range(1, 5)], keys=["number"]
         )
         ids = sorted(int(r["id"]) for r in made)
-        await tx.update_ticket(
-            ids[0], 1, {"lead_department": "eco", "due_at": at, "result_at": at}
-        )
+        await tx.update_ticket(ids[0], 1, {"lead_department": "eco", "due_at": at, "result_at": at})
         entry = TimelineEntry(
             at=at + timedelta(seconds=30), actor="agent01", role=Role.AGENT,
             action="dispatch", from_state=None, to_state=State.DISPATCHED,

@@ -45,9 +45,7 @@ class Out:
 
     asked: list[str]  # OpenIDs whose last message the sender looked up
 
-    async def enqueue(
-        self, kind: str, key: str, recipient: str = OPENID, **payload: str
-    ) -> None:
+    async def enqueue(self, kind: str, key: str, recipient: str = OPENID, **payload: str) -> None:
         await self.outbox.enqueue("wechat", kind, recipient, {**PAYLOAD, **payload}, key)
 
 
@@ -129,7 +127,9 @@ async def test_a_notice_that_says_when_the_citizen_wrote_needs_no_lookup(out: Ou
     decides (here none is known, so a template goes)."""
     now = out.clock()
     await out.enqueue("accepted", "accepted:1", wrote_at=(now - timedelta(hours=47)).isoformat())
-    await out.enqueue("accepted", "accepted:2", "oWx_other", wrote_at=(now - timedelta(hours=49)).isoformat())  # noqa: E501
+    await out.enqueue(
+        "accepted", "accepted:2", "oWx_other", wrote_at=(now - timedelta(hours=49)).isoformat()
+    )
     await out.enqueue("accepted", "accepted:3", "oWx_third", wrote_at="not a time")
     await out.worker.run_once()
     by_user = {r.body["touser"]: r.path for r in out.fake.sent()}
