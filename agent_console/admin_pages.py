@@ -79,9 +79,13 @@ def install(app: web.Application, svc: ConsoleServices) -> None:
 
 
 def _apply_sla(svc: ConsoleServices, sla: SlaSettings) -> None:
-    """The parts that read service-level settings while running take the new values."""
+    """The parts that read service-level settings while running take the new values: the
+    desk marks each call within the service level or not, and the reports count the same
+    threshold (the wallboard's and the month's service level are one figure)."""
     if svc.desk is not None:
         svc.desk.service_level_seconds = sla.service_level_seconds
+    if svc.figures is not None:
+        svc.figures.service_level_seconds = sla.service_level_seconds
     if svc.presence is not None:
         svc.presence.after_call_seconds = sla.after_call_seconds
         svc.presence.max_chats = sla.max_concurrent_chats

@@ -3,7 +3,8 @@ do it (403 for other roles, 401/redirect for nobody), and the pages each role ma
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import pytest
 from aiohttp import WSMsgType
@@ -13,7 +14,7 @@ from agent_console.push import CLOSE_SESSION_ENDED
 from agent_console.web import SERVICES
 from hotline.bootstrap import Center
 from tests.agent_console.conftest import PASSWORD
-from tickets.tables import department_classes, departments
+from tickets.tables import calls, department_classes, departments
 
 PAGES = (
     "/admin/users",
@@ -382,9 +383,26 @@ async def test_transfer_lines_are_stored_and_drive_the_desk(center: Center, logi
     await _field(admin, "DELETE", "/api/v1/admin/lines/122", None, "code")
 
 
-async def test_sla_settings_reach_the_presence_board_and_the_desk(
+async def test_sla_settings_reach_the_presence_board_the_desk_and_the_reports(
     center: Center, login: Any
 ) -> None:
+    svc = center.app[SERVICES]
+    assert svc.figures is not None
+    start = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    async with center.store.write() as tx:  # answered after 18 s of queueing
+        await tx.conn.execute(
+            calls.insert().values(
+                call_id="sla-1", direction="inbound", started_at=start,
+                answered_at=start + timedelta(seconds=18), queue_wait=18.0, talk_time=60.0,
+                abandoned=False, record={},
+            )
+        )  # fmt: skip
+    day = (start - timedelta(hours=9), start + timedelta(hours=15))
+
+    async def service_level(path: Literal["sql", "pure"]) -> tuple[int, int]:
+        return (await svc.figures.report(*day, day[1], path=path)).calls.service_level
+
+    assert await service_level("sql") == await service_level("pure") == (0, 1)  # 15 s
     admin = await login("admin")
     current = await admin.call("GET", "/api/v1/admin/sla")
     assert "reply_minutes_wechat" not in current  # a counting rule of the figures, not here
@@ -396,10 +414,10 @@ async def test_sla_settings_reach_the_presence_board_and_the_desk(
         {"service_level_seconds": 20, "after_call_seconds": 45, "max_concurrent_chats": 4},
     )
     assert saved["max_concurrent_chats"] == 4
-    svc = center.app[SERVICES]
     assert svc.presence is not None and svc.desk is not None
     assert svc.presence.after_call_seconds == 45 and svc.presence.max_chats == 4
     assert svc.desk.service_level_seconds == 20
+    assert await service_level("sql") == await service_level("pure") == (1, 1)  # now 20 s
     for body, field in (
         ({"max_concurrent_chats": 0}, "max_concurrent_chats"),
         ({"service_level_seconds": 500}, "service_level_seconds"),
